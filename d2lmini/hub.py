@@ -1,0 +1,209 @@
+"""Data hub: fetch named files (web or bundled), verify their sha1, and unpack archives safely.
+
+Downloads go through pooch, which writes to a temporary file and moves it into place only after
+the sha1 matched, so a failed or interrupted download never leaves a file that looks cached.
+Environment: D2LMINI_DATA_DIR (data folder), D2LMINI_MIRROR (base URL replacing the web hosts),
+D2LMINI_TIMEOUT (seconds to wait for a server, default 30).
+"""
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import pooch
+from tqdm.std import tqdm
+
+DATA_URL = 'http://d2l-data.s3-accelerate.amazonaws.com/'
+DATA_HUB = {}
+
+
+class DownloadError(OSError):
+    """A file could not be fetched or failed its sha1 check; the message says what to do."""
+
+
+class _UnknownName(KeyError):
+    __str__ = Exception.__str__  # KeyError would print the message in quotes
+
+
+def bundled_url(filename):
+    """The file:// URL of a file shipped in d2lmini/data/."""
+    return (Path(__file__).resolve().parent / 'data' / filename).as_uri()
+
+
+DATA_HUB['SNLI'] = ('https://nlp.stanford.edu/projects/snli/snli_1.0.zip',
+                    '9fcde07509c7e87ec61c640c1b2753d9041758e4')
+DATA_HUB['snli-mini'] = (bundled_url('snli-mini.zip'), '0000000000000000000000000000000000000000')  # sha1 set by the snligen rebuild
+
+
+def data_dir():
+    """The data folder: $D2LMINI_DATA_DIR, else the per-user cache. Created if missing."""
+    path = Path(os.environ.get('D2LMINI_DATA_DIR') or pooch.os_cache('d2lmini'))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _lookup(name, hub):
+    hub = DATA_HUB if hub is None else hub
+    if name not in hub:
+        raise _UnknownName(f'unknown data hub name {name!r}; known names: {", ".join(sorted(hub))}')
+    return hub[name]
+
+
+def _copy_file(url, output_file, _pooch):
+    """pooch downloader for file:// URLs (the bundled files)."""
+    shutil.copyfile(url2pathname(urlparse(url).path), output_file)
+
+
+class _Bar(tqdm):
+    # pooch tests `if progressbar:`, and a tqdm without a total yet refuses bool().
+    def __bool__(self):
+        return True
+
+
+def _http_download(url, output_file, pooch_):
+    # Always a text bar from tqdm.std (tqdm.auto would draw a widget in Jupyter): only web files,
+    # which are big, come here, and mininterval keeps a notebook's stderr to a few updates.
+    # (tqdm's `delay` would not hide it: pooch's final reset() redraws regardless.)
+    # Made here, not up front, so a cache hit creates none.
+    try:
+        timeout = float(os.environ.get('D2LMINI_TIMEOUT', '30'))
+    except ValueError:
+        raise ValueError('D2LMINI_TIMEOUT must be a number of seconds') from None
+    with _Bar(desc=url.rsplit('/', 1)[-1], unit='B', unit_scale=True, mininterval=1) as bar:
+        # Chunks of 64 KiB: pooch's default of 1 KiB costs noticeable CPU on a 100 MB file.
+        downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=1 << 16, timeout=timeout)
+        downloader(url, output_file, pooch_)
+
+
+def _is_offline(err):
+    # requests puts urllib3's reason in err.args[0].reason; ConnectTimeoutError covers refused
+    # connections, DNS failures and connect timeouts: the server was never reached.
+    import urllib3.exceptions
+    reason = getattr(err.args[0] if err.args else None, 'reason', None)
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _error(err, url, path, sha1):
+    if url.startswith('file:'):
+        head = f'bundled file {url2pathname(urlparse(url).path)} is missing or damaged ({err})'
+        fix = 'Reinstall d2lmini (or rebuild its data: make data / make checkpoints),'
+    else:
+        head = (f'cannot reach the server, and {path.name} is not in the data folder ({err})'
+                if _is_offline(err) else f'download failed: {err}')
+        fix = f'Check the network, or set D2LMINI_MIRROR to a base URL that serves {path.name},'
+    return DownloadError(
+        f'{head}\n  url:  {url}\n  file: {path} (nothing was saved)\n  sha1: {sha1}\n'
+        f'{fix} or get the file by hand, put it at {path} and check that '
+        f'`sha1sum {path}` prints {sha1}.')
+
+
+def download(name_or_url, folder=None, sha1_hash=None, hub=None):
+    """Fetch a hub entry (or a URL with `sha1_hash`) into `folder`; return the local path."""
+    if '://' in name_or_url:
+        if sha1_hash is None:
+            raise ValueError(f'pass sha1_hash= for {name_or_url} so the download can be verified')
+        url, sha1 = name_or_url, sha1_hash
+    else:
+        url, sha1 = _lookup(name_or_url, hub)
+    scheme = urlparse(url).scheme
+    if scheme not in ('http', 'https', 'file'):
+        raise ValueError(f'cannot download {url}: only http(s) and file URLs are supported')
+    sha1, fname = sha1.lower(), url.rsplit('/', 1)[-1]
+    path = Path(folder if folder is not None else data_dir()) / fname
+    if path.exists():
+        if pooch.file_hash(str(path), alg='sha1') == sha1:
+            return str(path)  # cache hit: no network at all
+        # Wrong content is never useful; dropping it means a failed refetch leaves nothing behind.
+        path.unlink()
+    is_web, mirror = scheme != 'file', os.environ.get('D2LMINI_MIRROR')
+    if mirror and is_web:
+        url = mirror.rstrip('/') + '/' + fname
+    if is_web:
+        print(f'Downloading {fname} from {url}', file=sys.stderr)
+    # pooch logs the local path it writes to; in a notebook that would store this machine's
+    # paths in the outputs, so it is quiet while we fetch and we say the essentials above.
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        return pooch.retrieve(url, known_hash=f'sha1:{sha1}', fname=fname, path=path.parent,
+                              downloader=_http_download if is_web else _copy_file)
+    except (OSError, ValueError) as err:  # requests errors are OSErrors; bad sha1 ValueError
+        raise _error(err, url, path, sha1) from err
+    finally:
+        logger.setLevel(level)
+
+
+def _archive_stem(name):
+    for suffix in ('.tar.gz', '.tgz', '.tar', '.zip'):
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    raise ValueError(f'cannot extract {name}: only .zip, .tar, .tar.gz and .tgz are supported')
+
+
+def _check_member(archive, name, is_link, reserved):
+    parts = re.split(r'[\\/]', name)
+    if name.startswith(('/', '\\')) or re.match(r'[A-Za-z]:', name) or '..' in parts:
+        raise ValueError(f'refusing to extract {archive}: member {name!r} escapes its folder')
+    if is_link:
+        raise ValueError(f'refusing to extract {archive}: member {name!r} is a link or device')
+    if parts[0] in reserved:
+        raise ValueError(f'refusing to extract {archive}: member {name!r} would replace {parts[0]}')
+
+
+def _extract(archive, dest, reserved):
+    # Check every member before writing any, so a bad archive writes nothing.
+    if archive.suffix == '.zip':
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                is_link = stat.S_ISLNK(info.external_attr >> 16)
+                _check_member(archive, info.filename, is_link, reserved)
+            for info in infos:
+                zf.extract(info, dest)
+    else:
+        with tarfile.open(archive) as tf:
+            members = tf.getmembers()
+            for m in members:
+                _check_member(archive, m.name, not (m.isfile() or m.isdir()), reserved)
+            # Python >= 3.11.4 also offers its own 'data' filter (safe permissions); use it there.
+            extra = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
+            for m in members:
+                tf.extract(m, dest, **extra)
+
+
+def download_extract(name, folder=None, hub=None):
+    """Fetch the archive `name` and unpack it beside itself; return <dir>/<folder or stem>."""
+    url, sha1 = _lookup(name, hub)
+    stem = _archive_stem(url.rsplit('/', 1)[-1])  # fail before downloading a non-archive
+    archive = Path(download(name, hub=hub))
+    base, sha1 = archive.parent, sha1.lower()
+    target = base / (folder or stem)
+    # Written only after a complete extraction, holding the archive's sha1: a new archive
+    # (new sha1) or an interrupted run gets extracted again, a finished one never.
+    marker = base / (archive.name + '.extracted')
+    if target.exists() and marker.exists() and marker.read_text().strip() == sha1:
+        return str(target)
+    marker.unlink(missing_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{archive.name}.', dir=base))
+    try:
+        _extract(archive, tmp, reserved={archive.name, marker.name})
+        for entry in tmp.iterdir():
+            old = base / entry.name
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            elif old.exists() or old.is_symlink():
+                old.unlink()
+            os.replace(entry, old)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    marker.write_text(sha1 + '\n')
+    return str(target)
