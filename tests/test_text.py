@@ -4,8 +4,17 @@ import random
 import numpy as np
 import pytest
 
-from d2lmini.text import (BucketBatchSampler, Vocab, bucket_batches, get_tokens_and_segments,
-                          pack_pairs, tokenize, truncate_pair_of_tokens, truncated_lengths)
+from d2lmini import text
+from d2lmini.text import (
+    BucketBatchSampler,
+    Vocab,
+    bucket_batches,
+    get_tokens_and_segments,
+    pack_pairs,
+    tokenize,
+    truncate_pair_of_tokens,
+    truncated_lengths,
+)
 
 SPECIALS = ['<pad>', '<mask>', '<cls>', '<sep>']
 
@@ -101,6 +110,85 @@ def test_pack_pairs_equals_list_packing_across_chunks():
         assert ids[i].tolist() == want_ids
         assert segs[i].tolist() == want_segs
         assert valid[i] == want_len
+
+
+def assert_packs_like_lists(premises, hypotheses, vocab, max_len, chunk_size):
+    ids, segs, valid = pack_pairs(premises, hypotheses, vocab, max_len, chunk_size)
+    assert (ids.dtype, segs.dtype, valid.dtype) == (np.int32, np.uint8, np.int32)
+    for i, (p, h) in enumerate(zip(premises, hypotheses)):
+        want_ids, want_segs, want_len = reference_pack(p, h, vocab, max_len)
+        assert ids[i].tolist() == want_ids, (p, h)
+        assert segs[i].tolist() == want_segs and valid[i] == want_len, (p, h)
+
+
+# Every ASCII character (control and whitespace ones too), characters whose lower case is
+# longer or context-dependent, and non-ASCII whitespace.
+ALPHABET = ([chr(c) for c in range(128)] + list('      aaeeiiooAAEE')
+            + list('éÉßẞİΣΑσﬁKŉ日本\u00a0\u0085\u2003\u3000\u2028'))
+
+
+def random_text(rng, max_chars):
+    return ''.join(rng.choices(ALPHABET, k=rng.randint(0, max_chars)))
+
+
+def test_pack_pairs_equals_list_packing_on_messy_text():
+    """Unicode, control characters, unknown tokens and tokens around the 16-byte key width."""
+    rng = random.Random(2)
+    captions = [random_text(rng, 70) for _ in range(150)]
+    premises = [c for c in captions for _ in range(rng.randint(1, 3))]  # runs, as in SNLI
+    hypotheses = [random_text(rng, 40) for _ in premises]
+    # Half the sentences give the vocabulary: the other half's tokens are partly unknown.
+    vocab = Vocab(tokenize([s.lower() for s in captions[::2] + hypotheses[::2]]),
+                  reserved_tokens=SPECIALS)
+    lengths = {len(t.encode()) for t in vocab.idx_to_token}
+    assert {1, 8, 9, 15, 16, 17} <= lengths and any(not t.isascii() for t in vocab.idx_to_token)
+    for max_len, chunk_size in [(64, 50), (20, 1000), (3, 7)]:
+        assert_packs_like_lists(premises, hypotheses, vocab, max_len, chunk_size)
+
+
+def test_pack_pairs_edge_cases():
+    vocab = Vocab([['a', 'café', 'x' * 15, 'y' * 16, 'z' * 40]], reserved_tokens=SPECIALS)
+    premises = ['', ' \t', 'CAFÉ X' + 'x' * 14, 'y' * 16 + ' ' + 'Z' * 40, 'a\x00 a', 'cafe']
+    hypotheses = ['', 'a', 'x' * 16, 'y' * 15 + ' ' + 'z' * 39, 'A\x00', 'CAFÉ']
+    assert_packs_like_lists(premises, hypotheses, vocab, 10, 4)
+    ids, segs, valid = pack_pairs(['', 'a'], ['', ''], vocab, 5)
+    assert ids[0].tolist() == vocab[['<cls>', '<sep>', '<sep>', '<pad>', '<pad>']]
+    assert valid.tolist() == [3, 4]
+    ids, segs, valid = pack_pairs([], [], vocab, 6)
+    assert ids.shape == segs.shape == (0, 6) and valid.shape == (0,)
+
+
+def test_token_table_finds_every_token_despite_collisions():
+    words = [f'{i}{"w" * (i % 18)}' for i in range(5000)]
+    vocab = Vocab([words], reserved_tokens=SPECIALS)
+    table = text._TokenTable(vocab)
+    ids, starts, counts = text._tokenize([' '.join(words), 'nope 7w'], vocab, table)
+    assert ids.tolist() == vocab[words] + [vocab.unk, vocab.unk]
+    assert starts.tolist() == [0, 5000] and counts.tolist() == [5000, 2]
+    # Linear probing was needed: several of the tokens want the same first slot.
+    data = [w.encode() for w in words if len(w) < 16]
+    lengths = np.array([len(d) for d in data])
+    buf = np.frombuffer(b''.join(data) + bytes(16), np.uint8)
+    slots = table._slots(*text._token_keys(buf, np.cumsum(lengths) - lengths, lengths))
+    assert len(set(slots.tolist())) < len(data)
+
+
+def test_byte_table_agrees_with_python_case_and_whitespace_rules():
+    ascii_chars = ''.join(map(chr, range(128)))
+    whitespace = '\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f '  # what str.split() splits on in ASCII
+    assert ''.join(c for c in ascii_chars if c.isspace()) == whitespace
+    want = ascii_chars.translate(str.maketrans(whitespace, ' ' * len(whitespace))).lower()
+    assert bytes(text._ASCII_LOWER[:128]).decode() == want
+    # Non-ASCII sentences are lowered by Python before the table sees them: the table must
+    # not change them, so Python's lower case must never contain an upper-case ASCII letter.
+    lowered = ''.join(map(chr, range(128, 0x110000))).lower()
+    assert not any(c in lowered for c in ascii_chars if c.isupper())
+
+
+def test_concat_ranges():
+    starts, lengths = np.array([5, 9, 0, 2]), np.array([3, 0, 1, 2])
+    assert text._concat_ranges(starts, lengths).tolist() == [5, 6, 7, 0, 2, 3]
+    assert text._concat_ranges(np.array([4, 1]), np.array([0, 2])).tolist() == [1, 2]
 
 
 def test_pack_pairs_bad_input():

@@ -1,0 +1,195 @@
+"""Speed and memory benchmark: `python -m d2lmini.bench` (or `make bench`).
+
+Prints one JSON line per measurement, for both frameworks, each beside a naive baseline of ours
+measured in the same run: list-based packing (the book's way, one Python list per pair) and
+batches padded to max_len in random order. Every measurement runs in a fresh subprocess, so
+peak memory is its own and MXNet's thread settings do not leak into PyTorch.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import snligen
+from .snli import read_snli
+from .text import Vocab, get_tokens_and_segments, truncate_pair_of_tokens
+
+SMALL = dict(num_hiddens=256, ffn_num_hiddens=512, num_heads=4, num_blks=2, dropout=0.1,
+             max_len=512)  # the bert.small shape of the book's section
+MAX_LEN = 128
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_vocab(data_dir):
+    """A vocabulary of the generated words, as a checkpoint's vocab.json would bring it."""
+    premises, hypotheses, _ = read_snli(data_dir, is_train=True)
+    words = ' '.join(premises + hypotheses).lower().split()
+    Vocab([words], reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>']).save(
+        os.path.join(data_dir, 'vocab.json'))
+
+
+def read_vocab(data_dir):
+    return Vocab.from_file(os.path.join(data_dir, 'vocab.json'))
+
+
+def naive_pack(data, vocab, max_len):
+    """The book's packing, one pair at a time into lists of Python ints (our baseline)."""
+    all_ids, all_segments, valid_lens = [], [], []
+    for premise, hypothesis in zip(data[0], data[1]):
+        p, h = premise.lower().split(), hypothesis.lower().split()
+        truncate_pair_of_tokens(p, h, max_len)
+        tokens, segments = get_tokens_and_segments(p, h)
+        pad = max_len - len(tokens)
+        all_ids.append(vocab[tokens] + [vocab['<pad>']] * pad)
+        all_segments.append(segments + [0] * pad)
+        valid_lens.append(len(tokens))
+    return all_ids, all_segments, valid_lens
+
+
+def dataset_build(fw, data_dir, naive):
+    d2l = framework(fw)
+    vocab = read_vocab(data_dir)
+    base = peak_rss_mb()
+    start = time.perf_counter()
+    data = d2l.read_snli(data_dir, is_train=True)
+    if naive:
+        ids, segments, valid_lens = naive_pack(data, vocab, MAX_LEN)
+        pairs = len(ids)
+    else:
+        pairs = len(d2l.SNLIBERTDataset(data, MAX_LEN, vocab))
+    seconds = time.perf_counter() - start
+    return dict(pairs=pairs, seconds=round(seconds, 2), peak_rss_mb=round(peak_rss_mb()),
+                rss_before_mb=round(base))
+
+
+def framework(fw):
+    if fw == 'torch':
+        from d2lmini import torch as d2l
+    else:
+        from d2lmini import mxnet as d2l
+    return d2l
+
+
+def untrimmed_batches(fw, dataset, batch_size, shuffle):
+    """Baseline batches: random order, every pair padded to max_len."""
+    import numpy as np
+    order = np.arange(len(dataset))
+    if shuffle:
+        order = np.random.default_rng(0).permutation(order)
+    batches = []
+    for lo in range(0, len(order), batch_size):
+        (tokens, segments, valid_lens), labels = dataset[order[lo:lo + batch_size].tolist()]
+        if fw == 'torch':  # torch embeddings want int64 ids, as trim_batch makes them
+            tokens, segments = tokens.long(), segments.long()
+        batches.append(((tokens, segments, valid_lens), labels))
+    return batches
+
+
+def training(fw, data_dir, naive, num_examples, batch_size):
+    """Fine-tuning examples/s through the notebook's path: dataset, loader, model, train_ch13."""
+    d2l = framework(fw)
+    train = [column[:num_examples] for column in read_snli(data_dir, True)]
+    vocab = read_vocab(data_dir)
+    dataset = d2l.SNLIBERTDataset(train, MAX_LEN, vocab)
+    devices = d2l.try_all_gpus()
+    if fw == 'torch':
+        import torch
+        torch.manual_seed(0)
+        bert = d2l.BERTModel(len(vocab), **SMALL).to(devices[0])
+        net = d2l.BERTClassifier(bert)
+        loss = torch.nn.CrossEntropyLoss(reduction='none')
+        trainer = torch.optim.Adam(net.parameters(), lr=1e-4)
+    else:
+        import mxnet as mx
+        from mxnet import gluon, init
+        mx.random.seed(0)
+        bert = d2l.BERTModel(len(vocab), **SMALL)
+        bert.initialize(init.Xavier(), ctx=devices)
+        net = d2l.BERTClassifier(bert)
+        net.output.initialize(ctx=devices)
+        loss = gluon.loss.SoftmaxCrossEntropyLoss()
+        trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 1e-4})
+    if naive:
+        train_iter = untrimmed_batches(fw, dataset, batch_size, shuffle=True)
+        test_iter = untrimmed_batches(fw, dataset, 512, shuffle=False)
+    else:
+        train_iter = d2l.load_snli_batches(dataset, batch_size, shuffle=True)
+        test_iter = d2l.load_snli_batches(dataset, 512, shuffle=False)
+    metrics = d2l.train_ch13(net, train_iter, test_iter, loss, trainer, 1, devices)
+    start = time.perf_counter()
+    d2l.evaluate_accuracy_gpu(net, test_iter)
+    eval_rate = len(dataset) / (time.perf_counter() - start)
+    return dict(examples=len(dataset), batch_size=batch_size,
+                train_examples_per_sec=round(metrics['examples_per_sec'], 1),
+                eval_examples_per_sec=round(eval_rate, 1))
+
+
+def run_worker(args):
+    if args.task == 'dataset':
+        result = dataset_build(args.framework, args.data_dir, args.naive)
+    else:
+        result = training(args.framework, args.data_dir, args.naive, args.examples,
+                          args.batch_size)
+    print('RESULT ' + json.dumps(result))
+
+
+def measure(task, fw, naive, data_dir, examples, batch_size):
+    cmd = [sys.executable, '-m', 'd2lmini.bench', '--worker', '--task', task,
+           '--framework', fw, '--data-dir', data_dir, '--examples', str(examples),
+           '--batch-size', str(batch_size)] + (['--naive'] if naive else [])
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
+    if out.returncode or not lines:
+        raise RuntimeError(f'benchmark step {task}/{fw} failed:\n{out.stderr[-3000:]}')
+    return json.loads(lines[-1][len('RESULT '):])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--pairs', type=int, default=550_000, help='SNLI-sized rows to generate')
+    parser.add_argument('--examples', type=int, default=3840, help='pairs to train on')
+    parser.add_argument('--batch-size', type=int, default=128)
+    parser.add_argument('--frameworks', default='torch,mxnet')
+    parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--task', help=argparse.SUPPRESS)
+    parser.add_argument('--framework', help=argparse.SUPPRESS)
+    parser.add_argument('--data-dir', help=argparse.SUPPRESS)
+    parser.add_argument('--naive', action='store_true', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return run_worker(args)
+    with tempfile.TemporaryDirectory(prefix='d2lmini-bench-') as data_dir:
+        start = time.perf_counter()
+        snligen.write_snli_sized(os.path.join(data_dir, 'snli_1.0_train.txt'), args.pairs)
+        write_vocab(data_dir)
+        print(json.dumps(dict(step='generate', pairs=args.pairs,
+                              seconds=round(time.perf_counter() - start, 2))), flush=True)
+        for fw in args.frameworks.split(','):
+            for task in ('dataset', 'training'):
+                pair = {}
+                for naive in (True, False):
+                    pair['baseline' if naive else 'd2lmini'] = measure(
+                        task, fw, naive, data_dir, args.examples, args.batch_size)
+                    print(json.dumps(dict(framework=fw, task=task,
+                                          variant='baseline' if naive else 'd2lmini',
+                                          **pair['baseline' if naive else 'd2lmini'])),
+                          flush=True)
+                key = 'seconds' if task == 'dataset' else 'train_examples_per_sec'
+                b, d = pair['baseline'][key], pair['d2lmini'][key]
+                speedup = b / d if task == 'dataset' else d / b
+                summary = dict(framework=fw, task=task, speedup=round(speedup, 2))
+                if task == 'training':
+                    summary['eval_speedup'] = round(pair['d2lmini']['eval_examples_per_sec']
+                                                    / pair['baseline']['eval_examples_per_sec'], 2)
+                print(json.dumps(summary), flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,66 @@
+"""Read the Stanford Natural Language Inference corpus (SNLI 1.0 text files).
+
+The files are tab-separated with one header line. Like the book, the text comes
+from the two binary-parse columns with the parentheses dropped, so tokens are
+already split ("A man is playing a guitar ."). Rows whose gold label is `-`
+(the annotators found no majority) are skipped.
+"""
+import os
+
+LABELS = ['entailment', 'contradiction', 'neutral']
+COLUMNS = ('gold_label', 'sentence1_binary_parse', 'sentence2_binary_parse',
+           'sentence1_parse', 'sentence2_parse', 'sentence1', 'sentence2',
+           'captionID', 'pairID', 'label1', 'label2', 'label3', 'label4', 'label5')
+HEADER = '\t'.join(COLUMNS)
+
+_LABEL_IDS = {label: i for i, label in enumerate(LABELS)}
+_NO_PARENS = str.maketrans('', '', '()')
+
+
+def read_snli(data_dir, is_train):
+    """Return `(premises, hypotheses, labels)` of the train or the test split in `data_dir`.
+
+    `data_dir` is the folder that `download_extract('SNLI')` (full) or
+    `download_extract('snli-mini')` (bundled) returns.
+    """
+    name = 'snli_1.0_train.txt' if is_train else 'snli_1.0_test.txt'
+    return read_snli_file(os.path.join(data_dir, name))
+
+
+def read_snli_file(path):
+    """Read one SNLI 1.0 text file (any split) as `(premises, hypotheses, labels)`."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f'{path} not found: download_extract("SNLI") gives the folder of the full SNLI '
+            f'files and download_extract("snli-mini") the bundled reduced one')
+    premises, hypotheses, labels = [], [], []
+    # Streamed line by line (no readlines, no regex): the train file has 550k rows.
+    with open(path, encoding='utf-8') as f:
+        header = f.readline().rstrip('\n')
+        if header != HEADER:
+            raise ValueError(
+                f'{path} does not start with the SNLI 1.0 header: expected the 14 tab-separated '
+                f'columns {", ".join(COLUMNS)}; found {header[:200]!r}')
+        for line_no, line in enumerate(f, start=2):
+            row = line.rstrip('\n').split('\t')
+            if len(row) != len(COLUMNS):
+                raise ValueError(
+                    f'{path}, line {line_no}: {len(row)} tab-separated columns, expected '
+                    f'{len(COLUMNS)} as in the header; the file may be damaged or not SNLI 1.0')
+            gold = row[0]
+            if gold == '-':
+                continue
+            label = _LABEL_IDS.get(gold)
+            if label is None:
+                raise ValueError(
+                    f'{path}, line {line_no}: unknown gold label {gold!r}; allowed are '
+                    f'{", ".join(LABELS)} and "-" (no majority, skipped)')
+            premise = ' '.join(row[1].translate(_NO_PARENS).split())
+            hypothesis = ' '.join(row[2].translate(_NO_PARENS).split())
+            if not premise or not hypothesis:
+                which = 'premise' if not premise else 'hypothesis'
+                raise ValueError(f'{path}, line {line_no}: empty {which} (binary-parse column)')
+            premises.append(premise)
+            hypotheses.append(hypothesis)
+            labels.append(label)
+    return premises, hypotheses, labels
