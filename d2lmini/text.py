@@ -184,16 +184,22 @@ class _TokenTable:
 
     def lookup(self, key0, key1, default):
         """The ids of the tokens with these keys; `default` for tokens not in the table."""
-        ids = np.full(len(key0), default, dtype=np.int32)
-        todo, slot = np.arange(len(key0)), self._slots(key0, key1)
-        while len(todo):  # each round probes one slot for every token not yet settled
-            slot_key1 = self.key1[slot]
-            hit = (slot_key1 == key1) & (self.key0[slot] == key0)
-            ids[todo[hit]] = self.ids[slot[hit]]
-            more = ~hit & (slot_key1 != 0)  # an empty slot ends the search: the token is unknown
-            todo, key0, key1 = todo[more], key0[more], key1[more]
-            slot = (slot[more] + 1) & self.mask
+        slot = self._slots(key0, key1)
+        hit, empty = self._probe(slot, key0, key1)
+        ids = np.where(hit, self.ids[slot], np.int32(default))
+        # The first slot settles nearly every token: follow the probe chains of the rest.
+        todo = np.flatnonzero(~hit & ~empty)
+        while len(todo):
+            slot[todo] = (slot[todo] + 1) & self.mask
+            hit, empty = self._probe(slot[todo], key0[todo], key1[todo])
+            ids[todo[hit]] = self.ids[slot[todo[hit]]]
+            todo = todo[~hit & ~empty]  # an empty slot ends the search: the token is unknown
         return ids
+
+    def _probe(self, slot, key0, key1):
+        """Whether each slot holds the token with these keys, and whether it is empty."""
+        slot_key1 = self.key1[slot]
+        return (slot_key1 == key1) & (self.key0[slot] == key0), slot_key1 == 0
 
 
 def _distinct_runs(sentences):

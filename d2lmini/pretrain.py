@@ -1,0 +1,233 @@
+"""Pretrain the bundled bert.mini checkpoint: `python -m d2lmini.pretrain d2lmini/data`.
+
+BERT's two pretraining tasks, as in the book: masked language modeling (15% of the tokens are
+picked; 80% of those become <mask>, 10% a random word, 10% stay) and next sentence prediction
+(half the pairs are consecutive sentences, half are not). The text comes from the generated
+corpus of d2lmini.snligen; the vocabulary also covers every word of the reduced SNLI, so that
+fine-tuning meets no unknown words. Everything is seeded and runs on one CPU thread, so a
+rebuild on the same machine writes the same bytes.
+"""
+import copy
+import hashlib
+import io
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import snligen
+from . import torch as d2l
+from .convert import write_gluon_zip
+from .snli import read_snli_file
+from .text import Vocab, bucket_batches, pack_pairs
+
+RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']
+NAME = 'bert.mini'
+
+
+def build_vocab(paragraphs, snli_sentences):
+    """Every word of the pretraining corpus and of SNLI, after <unk> and the reserved tokens."""
+    words = [s.lower().split() for p in paragraphs for s in p]
+    words += [s.lower().split() for s in snli_sentences]
+    return Vocab(words, reserved_tokens=RESERVED)
+
+
+def snli_sentences(snli_zip):
+    """All premises and hypotheses of the three splits in the reduced-SNLI zip."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(snli_zip) as zf:
+            zf.extractall(tmp)
+        sentences = []
+        for split in ('train', 'dev', 'test'):
+            [path] = [os.path.join(root, f) for root, _, files in os.walk(tmp) for f in files
+                      if f == f'snli_1.0_{split}.txt']
+            premises, hypotheses, _ = read_snli_file(path)
+            sentences += premises + hypotheses
+    return sentences
+
+
+def nsp_pairs(paragraphs, rng):
+    """Sentence pairs for next sentence prediction: (firsts, seconds, is_next labels).
+
+    Each sentence but a paragraph's last is paired with the next one or, half the time,
+    with a random sentence of the corpus (label 0, as in the book's False).
+    """
+    sentences = [s for p in paragraphs for s in p]
+    firsts, seconds, is_next = [], [], []
+    for p in paragraphs:
+        for a, b in itertools.pairwise(p):
+            follows = rng.random() < 0.5
+            firsts.append(a)
+            seconds.append(b if follows else sentences[rng.integers(len(sentences))])
+            is_next.append(int(follows))
+    return firsts, seconds, np.array(is_next)
+
+
+def mask_tokens(token_ids, valid_lens, vocab, rng):
+    """BERT's masked-LM inputs for packed pairs, as arrays.
+
+    Picks max(1, round(15% of valid_len)) positions per pair among its words (never <cls> or
+    <sep>); of these 80% become <mask>, 10% a random word and 10% stay. Returns the masked
+    ids, the picked positions (padded with 0), their weights (1 real, 0 padding) and labels.
+    """
+    n, max_len = token_ids.shape
+    is_word = (token_ids >= len(RESERVED) + 1) | (token_ids == vocab.unk)
+    is_word &= np.arange(max_len) < valid_lens[:, None]
+    num_preds = np.minimum(np.maximum(1, np.round(valid_lens * 0.15)), is_word.sum(1))
+    # Words get random keys below 1 and the rest keys of 2: sorting puts words first, shuffled
+    keys = np.where(is_word, rng.random((n, max_len)), 2.0)
+    order = np.argsort(keys, axis=1, kind='stable')[:, :int(num_preds.max())]
+    weights = np.arange(order.shape[1]) < num_preds[:, None]
+    positions = np.where(weights, order, 0)
+    rows = np.arange(n)[:, None]
+    labels = token_ids[rows, positions]
+    draw = rng.random(positions.shape)
+    random_words = rng.integers(len(RESERVED) + 1, len(vocab), size=positions.shape)
+    new = np.where(draw < 0.8, vocab['<mask>'], np.where(draw < 0.9, random_words, labels))
+    masked = token_ids.copy()
+    masked[rows, positions] = np.where(weights, new, labels)
+    return masked, positions, weights.astype(np.float32), labels
+
+
+def make_batches(paragraphs, vocab, max_len, batch_size, rng):
+    """One epoch of shuffled pretraining batches with fresh pairs and masks, each cut to its
+    longest pair: (tokens, segments, valid_lens, positions, weights, mlm labels, nsp labels)."""
+    firsts, seconds, is_next = nsp_pairs(paragraphs, rng)
+    token_ids, segments, valid_lens = pack_pairs(firsts, seconds, vocab, max_len)
+    masked, positions, weights, labels = mask_tokens(token_ids, valid_lens, vocab, rng)
+    # Pairs of similar length share a batch, so that cutting padding saves the most
+    for idx in bucket_batches(valid_lens, batch_size, shuffle=True, rng=rng):
+        steps = int(valid_lens[idx].max())
+        arrays = (masked[idx, :steps], segments[idx, :steps], valid_lens[idx], positions[idx],
+                  weights[idx], labels[idx], is_next[idx])
+        yield [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+
+
+def batch_loss(net, batch):
+    """Mean masked-LM loss over the picked positions plus mean next-sentence loss."""
+    tokens, segments, valid_lens, positions, weights, labels, is_next = batch
+    _, mlm_Y_hat, nsp_Y_hat = net(tokens.long(), segments.long(), valid_lens, positions.long())
+    loss = nn.functional.cross_entropy
+    mlm_l = loss(mlm_Y_hat.flatten(0, 1), labels.long().flatten(), reduction='none')
+    mlm_l = (mlm_l * weights.flatten()).sum() / weights.sum()
+    return mlm_l + loss(nsp_Y_hat, is_next.long())
+
+
+def pretrain(net, paragraphs, vocab, num_steps, batch_size=128, max_len=64, lr=2e-3, rng=None):
+    """Train `net` on both tasks for `num_steps` batches, with fresh pairs and masks every
+    epoch. Adam's learning rate rises linearly over the first tenth of the steps, then decays
+    linearly to zero."""
+    if not any(len(p) > 1 for p in paragraphs):
+        raise ValueError('no sentence pairs: pretraining needs paragraphs of two sentences or more')
+    trainer = torch.optim.Adam(net.parameters(), lr=lr)
+    warmup = max(1, num_steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        trainer, lambda s: min((s + 1) / warmup, (num_steps - s) / (num_steps - warmup + 1)))
+    net.train()
+    step = 0
+    while step < num_steps:
+        for batch in make_batches(paragraphs, vocab, max_len, batch_size, rng):
+            trainer.zero_grad()
+            batch_loss(net, batch).backward()
+            trainer.step()
+            schedule.step()
+            step += 1
+            if step == num_steps:
+                break
+
+
+def pretraining_accuracy(net, paragraphs, vocab, seed, max_len=64):
+    """Accuracy of masked-token and next-sentence predictions on `paragraphs` (eval mode)."""
+    net.eval()
+    mlm, nsp = d2l.Accumulator(2), d2l.Accumulator(2)
+    with torch.no_grad():
+        batches = make_batches(paragraphs, vocab, max_len, 256, np.random.default_rng(seed))
+        for tokens, segments, valid_lens, positions, weights, labels, is_next in batches:
+            _, mlm_Y_hat, nsp_Y_hat = net(tokens.long(), segments.long(), valid_lens,
+                                          positions.long())
+            hits = (mlm_Y_hat.argmax(-1) == labels).float() * weights
+            mlm.add(hits.sum(), weights.sum())
+            nsp.add(d2l.num_correct(nsp_Y_hat, is_next), len(is_next))
+    return mlm[0] / mlm[1], nsp[0] / nsp[1]
+
+
+def zip_checkpoint(path, folder, vocab, state_dict):
+    """Write <folder>/vocab.json and <folder>/pretrained.params into a zip with fixed
+    timestamps, order and permissions, so the same content gives the same bytes."""
+    params = io.BytesIO()
+    torch.save(state_dict, params)
+    files = [('vocab.json', json.dumps(vocab.idx_to_token, ensure_ascii=False).encode()),
+             ('pretrained.params', params.getvalue())]
+    with zipfile.ZipFile(path + '.tmp', 'w') as zf:
+        for name, data in files:
+            info = zipfile.ZipInfo(f'{folder}/{name}', date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, on every system, for the permission bits below
+            info.external_attr = 0o100644 << 16
+            zf.writestr(info, data)
+    os.replace(path + '.tmp', path)  # never a half-written checkpoint under the real name
+    return path
+
+
+def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=6000,
+                           num_steps=1000, eval_paragraphs=500, seed=0, log=print):
+    """Pretrain bert.mini and write `<out_dir>/bert.mini.torch.zip`; return its path.
+
+    `snli_zip` (default `<out_dir>/snli-mini.zip`) supplies the fine-tuning words for the
+    vocabulary; `config` defaults to d2l.BERT_CONFIGS['bert.mini']. Masked-token accuracy on
+    held-out generated text is logged for the pretrained and for the untrained model.
+    """
+    config = dict(d2l.BERT_CONFIGS[NAME] if config is None else config)
+    snli_zip = os.path.join(out_dir, 'snli-mini.zip') if snli_zip is None else snli_zip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # no run-to-run changes from how threads split the sums
+    try:
+        start = time.perf_counter()
+        paragraphs = snligen.pretraining_corpus(seed, num_paragraphs)
+        held_out = snligen.pretraining_corpus(seed + 1, eval_paragraphs)
+        vocab = build_vocab(paragraphs, snli_sentences(snli_zip))
+        torch.manual_seed(seed)
+        net = d2l.BERTModel(len(vocab), **config)
+        untrained = copy.deepcopy(net)
+        pretrain(net, paragraphs, vocab, num_steps, rng=np.random.default_rng(seed))
+        seconds = time.perf_counter() - start
+        mlm, nsp = pretraining_accuracy(net, held_out, vocab, seed + 1)
+        mlm0, nsp0 = pretraining_accuracy(untrained, held_out, vocab, seed + 1)
+    finally:
+        torch.set_num_threads(threads)
+    log(f'{NAME}: {len(vocab)} tokens in the vocabulary, {num_steps} steps on '
+        f'{num_paragraphs} paragraphs in {seconds:.0f} s')
+    log(f'held-out masked-token accuracy: pretrained {mlm:.3f}, untrained {mlm0:.3f}')
+    log(f'held-out next-sentence accuracy: pretrained {nsp:.3f}, untrained {nsp0:.3f}')
+    path = os.path.join(out_dir, f'{NAME}.torch.zip')
+    return zip_checkpoint(path, f'{NAME}.torch', vocab, net.state_dict())
+
+
+def sha1_of(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha1(f.read()).hexdigest()
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.exit('usage: python -m d2lmini.pretrain OUT_DIR   (e.g. d2lmini/data)')
+    torch.use_deterministic_algorithms(True)
+    path = build_torch_checkpoint(argv[0])
+    print(f'wrote {path}: {os.path.getsize(path)} bytes, sha1 {sha1_of(path)} '
+          f"(put it in DATA_HUB['{NAME}'] of d2lmini/torch.py)")
+    # The MXNet checkpoint is the same weights, converted; MXNet is imported only now.
+    path = write_gluon_zip(path, argv[0])
+    print(f'wrote {path}: {os.path.getsize(path)} bytes, sha1 {sha1_of(path)} '
+          f"(put it in DATA_HUB['{NAME}'] of d2lmini/mxnet.py)")
+
+
+if __name__ == '__main__':
+    main()

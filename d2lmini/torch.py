@@ -1,0 +1,501 @@
+"""PyTorch helpers for the notebooks: `from d2lmini import torch as d2l`.
+
+The names follow the book (d2l.BERTModel, d2l.train_ch13, ...). d2lmini/mxnet.py is this file's
+twin: the same public names, in the same order, with the same docstrings.
+"""
+import os
+import pickle
+import re
+import sys
+import zipfile
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import hub
+from .hub import DATA_URL, data_dir
+from .snli import LABELS, read_snli
+from .text import (
+    BucketBatchSampler,
+    Vocab,
+    get_tokens_and_segments,
+    pack_pairs,
+    tokenize,
+    truncate_pair_of_tokens,
+)
+from .utils import Accumulator, Animator, Timer
+
+__all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
+    # Framework-free helpers
+    'Vocab', 'tokenize', 'get_tokens_and_segments', 'truncate_pair_of_tokens', 'pack_pairs',
+    'BucketBatchSampler', 'Timer', 'Accumulator', 'Animator', 'read_snli', 'LABELS',
+    'DATA_URL', 'data_dir',
+    # Data hub and checkpoints
+    'DATA_HUB', 'download', 'download_extract', 'BERT_CONFIGS',
+    # Devices
+    'try_gpu', 'try_all_gpus', 'get_dataloader_workers',
+    # The BERT model
+    'MultiHeadAttention', 'AddNorm', 'PositionWiseFFN', 'TransformerEncoderBlock', 'BERTEncoder',
+    'MaskLM', 'NextSentencePred', 'BERTModel',
+    # Loading a pretrained BERT
+    'load_bert_params', 'load_pretrained_model',
+    # SNLI for BERT
+    'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
+    # Training and prediction
+    'num_correct', 'accuracy', 'evaluate_accuracy_gpu', 'train_batch_ch13', 'train_ch13',
+    'predict_snli',
+]
+
+# Code that the notebooks show calls helpers as `d2l.X`; this lets the very same text run here.
+d2l = sys.modules[__name__]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data hub and checkpoints
+
+DATA_HUB = dict(hub.DATA_HUB)
+DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.torch.zip'),
+                         '427cee744c31761f3f28d4eaa5106dfc34237397')
+DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.torch.zip',
+                          'c72329e68a732bef0452e4b96a1c341c8910f81f')
+DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.torch.zip',
+                         '225d66f04cae318b841a13d32af3acc165f253ac')
+
+
+def download(name, folder=None, sha1_hash=None):
+    """Fetch a `DATA_HUB` entry (or a URL, with `sha1_hash`) and return its local path."""
+    return hub.download(name, folder, sha1_hash, hub=DATA_HUB)
+
+
+def download_extract(name, folder=None):
+    """Fetch the archive `name` from `DATA_HUB`, unpack it, and return the unpacked folder."""
+    return hub.download_extract(name, folder, hub=DATA_HUB)
+
+
+# The hyperparameters each checkpoint was pretrained with; the model must be built with them.
+BERT_CONFIGS = {
+    'bert.mini': {'num_hiddens': 128, 'ffn_num_hiddens': 256, 'num_heads': 2, 'num_blks': 2,
+                  'dropout': 0.1, 'max_len': 128},
+    'bert.small': {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
+                   'dropout': 0.1, 'max_len': 512},
+    'bert.base': {'num_hiddens': 768, 'ffn_num_hiddens': 3072, 'num_heads': 12, 'num_blks': 12,
+                  'dropout': 0.1, 'max_len': 512},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices
+
+def try_gpu(i=0):
+    """GPU number `i` if there is one, else the CPU."""
+    if torch.cuda.device_count() > i:
+        return torch.device(f'cuda:{i}')
+    return torch.device('cpu')
+
+
+def try_all_gpus():
+    """All GPUs, or `[cpu]` when there is none (the book returns an empty list there)."""
+    return [torch.device(f'cuda:{i}') for i in range(torch.cuda.device_count())] or [
+        torch.device('cpu')]
+
+
+def get_dataloader_workers():
+    """Worker processes for data loading: none, as a batch is gathered in one indexing step."""
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The BERT model: the book's module tree, so its checkpoints load unchanged
+
+class MultiHeadAttention(nn.Module):
+    """Scaled dot-product attention in `num_heads` heads; keys at positions >= valid_len are
+    ignored, and the attention weights get dropout while training."""
+
+    def __init__(self, num_hiddens, num_heads, dropout):
+        super().__init__()
+        if num_hiddens % num_heads:
+            raise ValueError(f'num_hiddens={num_hiddens} is not divisible by '
+                             f'num_heads={num_heads}')
+        self.num_heads, self.dropout = num_heads, dropout
+        self.W_q = nn.Linear(num_hiddens, num_hiddens)
+        self.W_k = nn.Linear(num_hiddens, num_hiddens)
+        self.W_v = nn.Linear(num_hiddens, num_hiddens)
+        self.W_o = nn.Linear(num_hiddens, num_hiddens)
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        def heads(X):  # (batch, steps, hiddens) -> (batch, heads, steps, hiddens / heads)
+            return X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).transpose(1, 2)
+
+        q, k, v = heads(self.W_q(queries)), heads(self.W_k(keys)), heads(self.W_v(values))
+        mask = None
+        if valid_lens is not None:
+            # True where a key may be attended to. The book writes -1e6 into the other scores
+            # instead; after the softmax both give the same weights.
+            positions = torch.arange(k.shape[2], device=k.device)
+            mask = (positions < valid_lens[:, None])[:, None, None, :]
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        return self.W_o(out.transpose(1, 2).flatten(2))
+
+
+class AddNorm(nn.Module):
+    """Residual connection, then layer normalization: ln(dropout(Y) + X)."""
+
+    def __init__(self, num_hiddens, dropout):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.ln = nn.LayerNorm(num_hiddens)
+
+    def forward(self, X, Y):
+        return self.ln(self.dropout(Y) + X)
+
+
+class PositionWiseFFN(nn.Module):
+    """The same two-layer ReLU network applied at every position."""
+
+    def __init__(self, num_hiddens, ffn_num_hiddens):
+        super().__init__()
+        self.dense1 = nn.Linear(num_hiddens, ffn_num_hiddens)
+        self.relu = nn.ReLU()
+        self.dense2 = nn.Linear(ffn_num_hiddens, num_hiddens)
+
+    def forward(self, X):
+        return self.dense2(self.relu(self.dense1(X)))
+
+
+class TransformerEncoderBlock(nn.Module):
+    """Self-attention and a position-wise network, each followed by AddNorm (post-LN)."""
+
+    def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout):
+        super().__init__()
+        self.attention = MultiHeadAttention(num_hiddens, num_heads, dropout)
+        self.addnorm1 = AddNorm(num_hiddens, dropout)
+        self.ffn = PositionWiseFFN(num_hiddens, ffn_num_hiddens)
+        self.addnorm2 = AddNorm(num_hiddens, dropout)
+
+    def forward(self, X, valid_lens):
+        Y = self.addnorm1(X, self.attention(X, X, X, valid_lens))
+        return self.addnorm2(Y, self.ffn(Y))
+
+
+class BERTEncoder(nn.Module):
+    """Token, segment and learned position embeddings, then `num_blks` encoder blocks."""
+
+    def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout,
+                 max_len=1000):
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocab_size, num_hiddens)
+        self.segment_embedding = nn.Embedding(2, num_hiddens)
+        self.blks = nn.ModuleList(
+            TransformerEncoderBlock(num_hiddens, ffn_num_hiddens, num_heads, dropout)
+            for _ in range(num_blks))
+        self.pos_embedding = nn.Parameter(torch.randn(1, max_len, num_hiddens))
+
+    def forward(self, tokens, segments, valid_lens):
+        steps, max_len = tokens.shape[1], self.pos_embedding.shape[1]
+        if steps > max_len:
+            raise ValueError(f'inputs of {steps} tokens, but the position table has {max_len} '
+                             f'rows: pack the pairs with max_len <= {max_len}')
+        X = self.token_embedding(tokens) + self.segment_embedding(segments)
+        X = X + self.pos_embedding[:, :steps, :]
+        for blk in self.blks:
+            X = blk(X, valid_lens)
+        return X
+
+
+class MaskLM(nn.Module):
+    """Predict the original tokens at `pred_positions` (the masked language model task)."""
+
+    def __init__(self, vocab_size, num_hiddens):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(num_hiddens, num_hiddens), nn.ReLU(),
+                                 nn.LayerNorm(num_hiddens), nn.Linear(num_hiddens, vocab_size))
+
+    def forward(self, X, pred_positions):
+        rows = torch.arange(X.shape[0], device=X.device)[:, None]
+        return self.mlp(X[rows, pred_positions])  # (batch, predictions, vocab_size)
+
+
+class NextSentencePred(nn.Module):
+    """Tell whether the second sentence followed the first (next sentence prediction)."""
+
+    def __init__(self, num_hiddens):
+        super().__init__()
+        self.output = nn.Linear(num_hiddens, 2)
+
+    def forward(self, X):
+        return self.output(X)
+
+
+class BERTModel(nn.Module):
+    """BERT: the encoder plus the two pretraining heads. `forward` returns
+    `(encoded_X, mlm_Y_hat, nsp_Y_hat)`; `mlm_Y_hat` is None without `pred_positions`."""
+
+    def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout,
+                 max_len=1000):
+        super().__init__()
+        self.encoder = BERTEncoder(vocab_size, num_hiddens, ffn_num_hiddens, num_heads,
+                                   num_blks, dropout, max_len)
+        self.hidden = nn.Sequential(nn.Linear(num_hiddens, num_hiddens), nn.Tanh())
+        self.mlm = MaskLM(vocab_size, num_hiddens)
+        self.nsp = NextSentencePred(num_hiddens)
+
+    def forward(self, tokens, segments, valid_lens=None, pred_positions=None):
+        encoded_X = self.encoder(tokens, segments, valid_lens)
+        mlm_Y_hat = None if pred_positions is None else self.mlm(encoded_X, pred_positions)
+        # Next sentence prediction reads the <cls> encoding through the tanh `hidden` layer.
+        nsp_Y_hat = self.nsp(self.hidden(encoded_X[:, 0, :]))
+        return encoded_X, mlm_Y_hat, nsp_Y_hat
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a pretrained BERT
+
+def _shapes(names, params):
+    return ''.join(f'\n    {name} {tuple(params[name].shape)}' for name in names)
+
+
+def load_bert_params(bert, path):
+    """Load a checkpoint's `pretrained.params` into `bert`, after checking every name and shape.
+
+    Only tensors are read: a file that would run code while loading is refused. A mismatch
+    raises one error naming all missing, unexpected and wrongly shaped parameters.
+    """
+    try:
+        params = torch.load(path, map_location='cpu', weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
+        # weights_only=True refuses every reference to a function or class (a pickle GLOBAL)
+        found = re.search(r'GLOBAL ([\w.]+)', str(err))
+        if found:
+            raise ValueError(
+                f'{path} is not a plain file of tensors: it refers to {found[1]}, which could '
+                f'run code, so it was not loaded. Use a checkpoint saved with '
+                f'torch.save(model.state_dict()) by a source you trust.') from None
+        reason = '' if isinstance(err, pickle.UnpicklingError) else f'\n  reason: {err}'
+        raise ValueError(
+            f'{path} cannot be read: it is truncated or not a PyTorch file. Delete it, its '
+            f'folder and the zip it came from in {os.path.dirname(os.path.dirname(path))}, '
+            f'then load again to download a fresh copy.{reason}') from None
+    if not (isinstance(params, dict) and all(torch.is_tensor(v) for v in params.values())):
+        raise ValueError(f'{path} holds a {type(params).__name__}, not a dict of named tensors '
+                         f'(a state_dict); it is not a BERT checkpoint')
+    expected = bert.state_dict()
+    key = 'encoder.token_embedding.weight'
+    if key in params and len(params[key]) != len(expected[key]):
+        raise ValueError(
+            f'{path} embeds {len(params[key])} tokens but the model was built for a vocabulary '
+            f'of {len(expected[key])}: build it with vocab_size=len(vocab) for the vocab.json '
+            f'beside pretrained.params; if that is what you did, the two files come from '
+            f'different checkpoints (delete the folder and download it again)')
+    problems = []
+    missing = [k for k in expected if k not in params]
+    unexpected = [k for k in params if k not in expected]
+    wrong = [k for k in expected if k in params and params[k].shape != expected[k].shape]
+    if missing:
+        problems.append('missing from the checkpoint (name, shape the model needs):'
+                        + _shapes(missing, expected))
+    if unexpected:
+        problems.append('in the checkpoint but not in the model (name, shape):'
+                        + _shapes(unexpected, params))
+    if wrong:
+        problems.append('wrong shape (name, checkpoint shape -> model shape):' + ''.join(
+            f'\n    {k} {tuple(params[k].shape)} -> {tuple(expected[k].shape)}' for k in wrong))
+    if problems:
+        raise ValueError(
+            f'{path} does not fit the model:\n  ' + '\n  '.join(problems) + '\nBuild the model '
+            'with the hyperparameters the checkpoint was pretrained with (d2l.BERT_CONFIGS '
+            'lists them for the hub checkpoints): num_blks sets the number of blocks, '
+            'num_hiddens, ffn_num_hiddens and max_len the shapes.')
+    bert.load_state_dict(params)
+
+
+def load_pretrained_model(pretrained_model, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
+                          dropout, max_len, devices):
+    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`, the model on
+    `devices[0]` in evaluation mode (train_ch13 switches it to training)."""
+    data_dir = d2l.download_extract(pretrained_model)
+    # vocab.json is a list of tokens: position i holds token i
+    vocab = d2l.Vocab.from_file(os.path.join(data_dir, 'vocab.json'))
+    # Every argument counts (the book's loader ignores num_heads, num_blks and dropout)
+    bert = d2l.BERTModel(len(vocab), num_hiddens, ffn_num_hiddens, num_heads, num_blks,
+                         dropout, max_len)
+    d2l.load_bert_params(bert, os.path.join(data_dir, 'pretrained.params'))
+    return bert.to(devices[0]).eval(), vocab
+
+
+# ---------------------------------------------------------------------------------------------
+# SNLI for BERT
+
+class SNLIBERTDataset(torch.utils.data.Dataset):
+    """SNLI pairs packed as `<cls> premise <sep> hypothesis <sep>` and padded to `max_len`."""
+
+    def __init__(self, dataset, max_len, vocab=None):
+        premises, hypotheses, labels = dataset
+        if vocab is None:  # no pretrained vocabulary: make one from this data
+            vocab = d2l.Vocab(d2l.tokenize([s.lower() for s in premises + hypotheses]),
+                              min_freq=5, reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>'])
+        self.vocab = vocab
+        # One array per field, packed with numpy: for SNLI's 550k pairs this takes seconds and
+        # a few bytes per token, where Python lists of ints take minutes and gigabytes.
+        token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len)
+        self.all_token_ids = torch.from_numpy(token_ids)        # int32, (pairs, max_len)
+        self.all_segments = torch.from_numpy(segments).int()    # embeddings need int indices
+        self.valid_lens = torch.from_numpy(valid_lens)          # real tokens in each pair
+        self.labels = torch.tensor(labels)
+        print(f'read {len(self.labels)} examples')
+
+    def __getitem__(self, idx):
+        # `idx` may also be a list of indices: then a whole batch comes back at once.
+        return ((self.all_token_ids[idx], self.all_segments[idx], self.valid_lens[idx]),
+                self.labels[idx])
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def trim_batch(batch):
+    """Cut a batch to its longest pair and make the token and segment ids int64.
+
+    `batch` is `((token_ids, segments, valid_lens), labels)` for a whole batch, or a list of
+    such examples (then they are stacked first). Positions past every valid_len are padding
+    that attention ignores, so dropping them changes no result and saves computation.
+    """
+    if isinstance(batch, list):
+        batch = torch.utils.data.default_collate(batch)
+    (token_ids, segments, valid_lens), labels = batch
+    steps = int(valid_lens.max())
+    return (token_ids[:, :steps].long(), segments[:, :steps].long(), valid_lens), labels
+
+
+def load_snli_batches(dataset, batch_size, shuffle, num_workers=0):
+    """A data loader of batches of pairs of similar length, each cut to its longest pair.
+
+    The sampler hands out a list of indices per batch, the dataset gathers the whole batch
+    with one indexing step, and `trim_batch` cuts it. With `shuffle`, every epoch sees new
+    batches, in an order that seeding the framework's random generator makes repeatable.
+    """
+    seed = int(torch.randint(2**31, ())) if shuffle else None  # follows torch.manual_seed
+    sampler = BucketBatchSampler(dataset.valid_lens.numpy(), batch_size, shuffle, seed)
+    # batch_size=None: each item the sampler yields is already a batch of indices
+    return torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None,
+                                       collate_fn=trim_batch, num_workers=num_workers)
+
+
+class BERTClassifier(nn.Module):
+    """The pretrained encoder and `hidden` layer of a BERT, and a new output layer that
+    classifies the `<cls>` encoding into the three SNLI labels."""
+
+    def __init__(self, bert):
+        super().__init__()
+        self.encoder = bert.encoder
+        self.hidden = bert.hidden
+        # Sized from the pretrained layer, so it exists (and is trained) from the start
+        self.output = nn.Linear(bert.hidden[0].out_features, 3)
+
+    def forward(self, inputs):
+        tokens_X, segments_X, valid_lens_x = inputs
+        encoded_X = self.encoder(tokens_X, segments_X, valid_lens_x)
+        return self.output(self.hidden(encoded_X[:, 0, :]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training and prediction
+
+def num_correct(y_hat, y):
+    """The number of predictions (rows of scores `y_hat`) that match the labels `y`."""
+    return int((y_hat.argmax(dim=1) == y).sum())
+
+
+def accuracy(y_hat, y):
+    """The fraction of correct predictions, in [0, 1] (the book's accuracy() is a count)."""
+    return num_correct(y_hat, y) / len(y)
+
+
+def _to(X, device):
+    if isinstance(X, (list, tuple)):
+        return [x.to(device) for x in X]
+    return X.to(device)
+
+
+def evaluate_accuracy_gpu(net, data_iter, device=None):
+    """Accuracy of `net` over all batches of `data_iter`, in evaluation mode, without
+    gradients; on `device`, by default the one holding the model."""
+    if device is None:
+        device = next(iter(net.parameters())).device
+    net.eval()
+    metric = Accumulator(2)  # correct predictions, examples
+    with torch.no_grad():
+        for X, y in data_iter:
+            y = y.to(device)
+            metric.add(num_correct(net(_to(X, device)), y), y.numel())
+    if metric[1] == 0:
+        raise ValueError('data_iter yielded no examples to evaluate on')
+    return metric[0] / metric[1]
+
+
+def train_batch_ch13(net, X, y, loss, trainer, devices):
+    """One optimizer step on the mean loss over the batch `(X, y)`; returns the sum of the
+    per-example losses and the number of correct predictions, for averaging over an epoch.
+
+    `loss` may give one loss per example (as in the book) or their mean already.
+    """
+    X, y = _to(X, devices[0]), y.to(devices[0])
+    net.train()
+    trainer.zero_grad()
+    pred = net(X)
+    mean_loss = loss(pred, y).mean()  # the book backpropagates the sum in PyTorch
+    mean_loss.backward()
+    trainer.step()
+    return mean_loss.item() * y.numel(), num_correct(pred, y)
+
+
+def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices=None):
+    """Train `net`, plot loss, train and test accuracy after every epoch, and return the
+    final figures as a dict: loss, train_acc, test_acc, examples_per_sec.
+
+    `devices` defaults to every GPU, else the CPU; several GPUs split each batch between
+    them (data parallelism). Examples/sec counts training steps only, not data loading or
+    testing.
+    """
+    if num_epochs < 1:
+        raise ValueError(f'num_epochs={num_epochs}: train for at least one epoch')
+    devices = try_all_gpus() if devices is None else devices
+    if len(devices) > 1:
+        net = nn.DataParallel(net, device_ids=devices)
+    net = net.to(devices[0])
+    animator = Animator(xlabel='epoch', xlim=[1, num_epochs] if num_epochs > 1 else None,
+                        legend=['train loss', 'train acc', 'test acc'])
+    timer, num_examples = Timer(), 0
+    for epoch in range(num_epochs):
+        metric = Accumulator(3)  # sum of losses, correct predictions, examples
+        for X, y in train_iter:
+            timer.start()
+            loss_sum, correct = train_batch_ch13(net, X, y, loss, trainer, devices)
+            timer.stop()
+            metric.add(loss_sum, correct, y.numel())
+        if metric[2] == 0:
+            raise ValueError('train_iter yielded no examples to train on')
+        num_examples += metric[2]
+        test_acc = evaluate_accuracy_gpu(net, test_iter)
+        animator.add(epoch + 1, (metric[0] / metric[2], metric[1] / metric[2], test_acc))
+    results = {'loss': metric[0] / metric[2], 'train_acc': metric[1] / metric[2],
+               'test_acc': test_acc, 'examples_per_sec': num_examples / timer.sum()}
+    print(f"loss {results['loss']:.3f}, train acc {results['train_acc']:.3f}, "
+          f"test acc {results['test_acc']:.3f}")
+    print(f"{results['examples_per_sec']:.1f} examples/sec on {[str(d) for d in devices]}")
+    return results
+
+
+def predict_snli(net, vocab, premise, hypothesis, max_len=128):
+    """Classify one pair of sentences; return the label and a dict of the three probabilities.
+
+    The sentences are lower-cased and split on whitespace like the SNLI text, so write
+    punctuation as separate tokens ('a dog runs .'); pairs longer than max_len are truncated.
+    """
+    packed = [torch.from_numpy(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
+    X, _ = trim_batch((packed, None))
+    net.eval()
+    with torch.no_grad():
+        probs = torch.softmax(net(_to(X, next(iter(net.parameters())).device)), dim=1)[0]
+    return LABELS[int(probs.argmax())], dict(zip(LABELS, probs.tolist()))
