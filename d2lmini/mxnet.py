@@ -1,0 +1,587 @@
+"""MXNet/Gluon helpers for the notebooks: `from d2lmini import mxnet as d2l`.
+
+The names follow the book (d2l.BERTModel, d2l.train_ch13, ...). d2lmini/torch.py is this file's
+twin: the same public names, in the same order, with the same docstrings.
+"""
+import os
+import sys
+import warnings
+
+# MXNet 1.9.1 (the last release) touches numpy and distutils names that are deprecated since;
+# the warnings it raises about its own code say nothing a reader can act on.
+warnings.filterwarnings('ignore', category=DeprecationWarning, module=r'mxnet(\.|$)')
+# Importing MXNet shrinks the OpenMP pool that PyTorch uses to one thread; in a process that
+# already uses PyTorch (tests, checkpoint conversion), give PyTorch its thread count back.
+_torch = sys.modules.get('torch')
+_torch_threads = _torch.get_num_threads() if _torch else None
+
+import mxnet as mx
+from mxnet import autograd, gluon, init, np, npx
+from mxnet.base import MXNetError
+from mxnet.gluon import nn
+
+from . import hub
+from .hub import DATA_URL, data_dir
+from .snli import LABELS, read_snli
+from .text import (
+    BucketBatchSampler,
+    Vocab,
+    get_tokens_and_segments,
+    pack_pairs,
+    tokenize,
+    truncate_pair_of_tokens,
+)
+from .utils import Accumulator, Animator, Timer
+
+npx.set_np()  # numpy semantics for arrays and Gluon, as in the book
+if _torch:
+    _torch.set_num_threads(_torch_threads)
+
+__all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
+    # Framework-free helpers
+    'Vocab', 'tokenize', 'get_tokens_and_segments', 'truncate_pair_of_tokens', 'pack_pairs',
+    'BucketBatchSampler', 'Timer', 'Accumulator', 'Animator', 'read_snli', 'LABELS',
+    'DATA_URL', 'data_dir',
+    # Data hub and checkpoints
+    'DATA_HUB', 'download', 'download_extract', 'BERT_CONFIGS',
+    # Devices
+    'try_gpu', 'try_all_gpus', 'get_dataloader_workers',
+    # The BERT model
+    'MultiHeadAttention', 'AddNorm', 'PositionWiseFFN', 'TransformerEncoderBlock', 'BERTEncoder',
+    'MaskLM', 'NextSentencePred', 'BERTModel',
+    # Loading a pretrained BERT
+    'load_bert_params', 'load_pretrained_model',
+    # SNLI for BERT
+    'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
+    # Training and prediction
+    'num_correct', 'accuracy', 'evaluate_accuracy_gpu', 'train_batch_ch13', 'train_ch13',
+    'predict_snli',
+]
+
+# Code that the notebooks show calls helpers as `d2l.X`; this lets the very same text run here.
+d2l = sys.modules[__name__]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data hub and checkpoints
+
+DATA_HUB = dict(hub.DATA_HUB)
+DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.zip'),
+                         '2429b1aba32608bb73de0e8cbef86427bd7fcda2')
+DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.zip',
+                          'a4e718a47137ccd1809c9107ab4f5edd317bae2c')
+DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.zip',
+                         '7b3820b35da691042e5d34c0971ac3edbd80d3f4')
+
+
+def download(name, folder=None, sha1_hash=None):
+    """Fetch a `DATA_HUB` entry (or a URL, with `sha1_hash`) and return its local path."""
+    return hub.download(name, folder, sha1_hash, hub=DATA_HUB)
+
+
+def download_extract(name, folder=None):
+    """Fetch the archive `name` from `DATA_HUB`, unpack it, and return the unpacked folder."""
+    return hub.download_extract(name, folder, hub=DATA_HUB)
+
+
+# The hyperparameters each checkpoint was pretrained with; the model must be built with them.
+BERT_CONFIGS = {
+    'bert.mini': {'num_hiddens': 128, 'ffn_num_hiddens': 256, 'num_heads': 2, 'num_blks': 2,
+                  'dropout': 0.1, 'max_len': 128},
+    'bert.small': {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
+                   'dropout': 0.1, 'max_len': 512},
+    'bert.base': {'num_hiddens': 768, 'ffn_num_hiddens': 3072, 'num_heads': 12, 'num_blks': 12,
+                  'dropout': 0.1, 'max_len': 512},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices
+
+def try_gpu(i=0):
+    """GPU number `i` if there is one, else the CPU."""
+    if mx.context.num_gpus() > i:
+        return mx.gpu(i)
+    return mx.cpu()
+
+
+def try_all_gpus():
+    """All GPUs, or `[cpu]` when there is none (the book returns an empty list there)."""
+    return [mx.gpu(i) for i in range(mx.context.num_gpus())] or [mx.cpu()]
+
+
+def get_dataloader_workers():
+    """Worker processes for data loading: none, as a batch is gathered in one indexing step."""
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The BERT model: the book's block tree and parameter names, so its checkpoints load unchanged.
+# Every layer is given its input size, so parameters have their shapes before the first call.
+
+class MultiHeadAttention(nn.Block):
+    """Scaled dot-product attention in `num_heads` heads; keys at positions >= valid_len are
+    ignored, and the attention weights get dropout while training."""
+
+    def __init__(self, num_hiddens, num_heads, dropout):
+        super().__init__()
+        if num_hiddens % num_heads:
+            raise ValueError(f'num_hiddens={num_hiddens} is not divisible by '
+                             f'num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.W_q = nn.Dense(num_hiddens, in_units=num_hiddens, flatten=False)
+        self.W_k = nn.Dense(num_hiddens, in_units=num_hiddens, flatten=False)
+        self.W_v = nn.Dense(num_hiddens, in_units=num_hiddens, flatten=False)
+        self.W_o = nn.Dense(num_hiddens, in_units=num_hiddens, flatten=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        def heads(X):  # (batch, steps, hiddens) -> (batch * heads, steps, hiddens / heads)
+            X = X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).transpose(0, 2, 1, 3)
+            return X.reshape(-1, X.shape[2], X.shape[3])
+
+        q, k, v = heads(self.W_q(queries)), heads(self.W_k(keys)), heads(self.W_v(values))
+        scores = npx.batch_dot(q, k, transpose_b=True) / q.shape[-1] ** 0.5
+        if valid_lens is None:
+            weights = npx.softmax(scores)
+        else:
+            # softmax's `length` leaves the keys past each length out of the sum (weight 0).
+            # The book writes -1e6 into those scores instead; the weights come out the same.
+            lengths = np.repeat(valid_lens.astype('int32'), self.num_heads)
+            lengths = np.broadcast_to(lengths.reshape(-1, 1), scores.shape[:2])
+            weights = npx.softmax(scores, length=lengths, use_length=True)
+        out = npx.batch_dot(self.dropout(weights), v)
+        out = out.reshape(-1, self.num_heads, out.shape[1], out.shape[2]).transpose(0, 2, 1, 3)
+        return self.W_o(out.reshape(out.shape[0], out.shape[1], -1))
+
+
+class AddNorm(nn.Block):
+    """Residual connection, then layer normalization: ln(dropout(Y) + X)."""
+
+    def __init__(self, num_hiddens, dropout):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.ln = nn.LayerNorm(in_channels=num_hiddens)
+
+    def forward(self, X, Y):
+        return self.ln(self.dropout(Y) + X)
+
+
+class PositionWiseFFN(nn.Block):
+    """The same two-layer ReLU network applied at every position."""
+
+    def __init__(self, num_hiddens, ffn_num_hiddens):
+        super().__init__()
+        self.dense1 = nn.Dense(ffn_num_hiddens, in_units=num_hiddens, flatten=False,
+                               activation='relu')
+        self.dense2 = nn.Dense(num_hiddens, in_units=ffn_num_hiddens, flatten=False)
+
+    def forward(self, X):
+        return self.dense2(self.dense1(X))
+
+
+class TransformerEncoderBlock(nn.Block):
+    """Self-attention and a position-wise network, each followed by AddNorm (post-LN)."""
+
+    def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout):
+        super().__init__()
+        self.attention = MultiHeadAttention(num_hiddens, num_heads, dropout)
+        self.addnorm1 = AddNorm(num_hiddens, dropout)
+        self.ffn = PositionWiseFFN(num_hiddens, ffn_num_hiddens)
+        self.addnorm2 = AddNorm(num_hiddens, dropout)
+
+    def forward(self, X, valid_lens):
+        Y = self.addnorm1(X, self.attention(X, X, X, valid_lens))
+        return self.addnorm2(Y, self.ffn(Y))
+
+
+class BERTEncoder(nn.Block):
+    """Token, segment and learned position embeddings, then `num_blks` encoder blocks."""
+
+    def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout,
+                 max_len=1000):
+        super().__init__()
+        # The embeddings start standard normal, as in PyTorch, whatever initializer the model
+        # gets: then the two frameworks train alike from scratch.
+        self.token_embedding = nn.Embedding(vocab_size, num_hiddens,
+                                            weight_initializer=init.Normal(1.0))
+        self.segment_embedding = nn.Embedding(2, num_hiddens, weight_initializer=init.Normal(1.0))
+        self.blks = nn.Sequential()
+        for _ in range(num_blks):
+            self.blks.add(TransformerEncoderBlock(num_hiddens, ffn_num_hiddens, num_heads,
+                                                  dropout))
+        self.pos_embedding = self.params.get('pos_embedding', shape=(1, max_len, num_hiddens),
+                                             init=init.Normal(1.0))
+
+    def forward(self, tokens, segments, valid_lens):
+        steps, max_len = tokens.shape[1], self.pos_embedding.shape[1]
+        if steps > max_len:
+            raise ValueError(f'inputs of {steps} tokens, but the position table has {max_len} '
+                             f'rows: pack the pairs with max_len <= {max_len}')
+        X = self.token_embedding(tokens) + self.segment_embedding(segments)
+        X = X + self.pos_embedding.data(tokens.ctx)[:, :steps, :]
+        for blk in self.blks:
+            X = blk(X, valid_lens)
+        return X
+
+
+class MaskLM(nn.Block):
+    """Predict the original tokens at `pred_positions` (the masked language model task)."""
+
+    def __init__(self, vocab_size, num_hiddens):
+        super().__init__()
+        self.mlp = nn.Sequential()
+        self.mlp.add(nn.Dense(num_hiddens, in_units=num_hiddens, flatten=False,
+                              activation='relu'),
+                     nn.LayerNorm(in_channels=num_hiddens),
+                     nn.Dense(vocab_size, in_units=num_hiddens, flatten=False))
+
+    def forward(self, X, pred_positions):
+        rows = np.arange(X.shape[0], ctx=X.ctx).reshape(-1, 1)
+        return self.mlp(X[rows, pred_positions])  # (batch, predictions, vocab_size)
+
+
+class NextSentencePred(nn.Block):
+    """Tell whether the second sentence followed the first (next sentence prediction)."""
+
+    def __init__(self, num_hiddens):
+        super().__init__()
+        self.output = nn.Dense(2, in_units=num_hiddens)
+
+    def forward(self, X):
+        return self.output(X)
+
+
+class BERTModel(nn.Block):
+    """BERT: the encoder plus the two pretraining heads. `forward` returns
+    `(encoded_X, mlm_Y_hat, nsp_Y_hat)`; `mlm_Y_hat` is None without `pred_positions`."""
+
+    def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout,
+                 max_len=1000):
+        super().__init__()
+        self.encoder = BERTEncoder(vocab_size, num_hiddens, ffn_num_hiddens, num_heads,
+                                   num_blks, dropout, max_len)
+        self.hidden = nn.Dense(num_hiddens, in_units=num_hiddens, activation='tanh')
+        self.mlm = MaskLM(vocab_size, num_hiddens)
+        self.nsp = NextSentencePred(num_hiddens)
+
+    def forward(self, tokens, segments, valid_lens=None, pred_positions=None):
+        encoded_X = self.encoder(tokens, segments, valid_lens)
+        mlm_Y_hat = None if pred_positions is None else self.mlm(encoded_X, pred_positions)
+        # Next sentence prediction reads the <cls> encoding through the tanh `hidden` layer.
+        nsp_Y_hat = self.nsp(self.hidden(encoded_X[:, 0, :]))
+        return encoded_X, mlm_Y_hat, nsp_Y_hat
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a pretrained BERT
+
+_MAGIC = (0x112).to_bytes(8, 'little')  # how every file of MXNet's save / save_parameters starts
+
+
+def _read_params(path):
+    """The named arrays of an MXNet parameter file, or a ValueError that says what to do."""
+    with open(path, 'rb') as f:
+        head = f.read(len(_MAGIC))
+    if head != _MAGIC:
+        what = ('a PyTorch checkpoint (PyTorch files are zip archives)' if head[:2] == b'PK'
+                else 'not an MXNet parameter file')
+        raise ValueError(
+            f'{path} is {what}. MXNet loads the files of the MXNet checkpoints (bert.small.zip, '
+            f'not bert.small.torch.zip); `python -m d2lmini.convert` converts a PyTorch '
+            f'checkpoint zip to one.')
+    try:
+        return npx.load(path)
+    except MXNetError as err:
+        reason = str(err).strip().splitlines()[-1]
+        if 'is_np_shape' not in reason:
+            raise ValueError(
+                f'{path} cannot be read: it is truncated or damaged. Delete it, its folder and '
+                f'the zip it came from in {os.path.dirname(os.path.dirname(path))}, then load '
+                f'again to download a fresh copy.\n  reason: {reason}') from None
+    # Saved without numpy semantics (by MXNet's older ndarray API): read it that way.
+    with mx.util.np_array(False), mx.util.np_shape(False):
+        legacy = mx.nd.load(path)
+    if isinstance(legacy, dict):
+        return {name: array.as_np_ndarray() for name, array in legacy.items()}
+    return legacy
+
+
+def _shapes(names, params):
+    return ''.join(f'\n    {name} {tuple(params[name].shape)}' for name in names)
+
+
+def load_bert_params(bert, path):
+    """Load a checkpoint's `pretrained.params` into `bert`, after checking every name and shape.
+
+    Only tensors are read: a file that would run code while loading is refused. A mismatch
+    raises one error naming all missing, unexpected and wrongly shaped parameters.
+    """
+    params = _read_params(path)  # MXNet's format holds arrays and names only, never code
+    if not isinstance(params, dict):
+        raise ValueError(  # noqa: TRY004 (one error type for every unusable checkpoint)
+            f'{path} holds a {type(params).__name__} of unnamed arrays, not a dict of named '
+            f'arrays (save_parameters); it is not a BERT checkpoint')
+    # Gluon's structural names ("encoder.blks.0.ffn.dense1.weight"), the ones save_parameters
+    # writes; MXNet 1.9.1 is the last release, so this private helper stays as it is.
+    expected = bert._collect_params_with_prefix()
+    key = 'encoder.token_embedding.weight'
+    if key in params and len(params[key]) != expected[key].shape[0]:
+        raise ValueError(
+            f'{path} embeds {len(params[key])} tokens but the model was built for a vocabulary '
+            f'of {expected[key].shape[0]}: build it with vocab_size=len(vocab) for the vocab.json '
+            f'beside pretrained.params; if that is what you did, the two files come from '
+            f'different checkpoints (delete the folder and download it again)')
+    problems = []
+    missing = [k for k in expected if k not in params]
+    unexpected = [k for k in params if k not in expected]
+    wrong = [k for k in expected if k in params and params[k].shape != expected[k].shape]
+    if missing:
+        problems.append('missing from the checkpoint (name, shape the model needs):'
+                        + _shapes(missing, expected))
+    if unexpected:
+        problems.append('in the checkpoint but not in the model (name, shape):'
+                        + _shapes(unexpected, params))
+    if wrong:
+        problems.append('wrong shape (name, checkpoint shape -> model shape):' + ''.join(
+            f'\n    {k} {tuple(params[k].shape)} -> {tuple(expected[k].shape)}' for k in wrong))
+    if problems:
+        raise ValueError(
+            f'{path} does not fit the model:\n  ' + '\n  '.join(problems) + '\nBuild the model '
+            'with the hyperparameters the checkpoint was pretrained with (d2l.BERT_CONFIGS '
+            'lists them for the hub checkpoints): num_blks sets the number of blocks, '
+            'num_hiddens, ffn_num_hiddens and max_len the shapes.')
+    for name, param in expected.items():
+        # Initializes a parameter not yet initialized (on the CPU), else overwrites its data
+        # on the devices it lives on, as load_parameters does; other float types are cast, as
+        # PyTorch's load_state_dict does.
+        param._load_init(params[name].astype(param.dtype, copy=False), None)
+
+
+def load_pretrained_model(pretrained_model, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
+                          dropout, max_len, devices):
+    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`, the model on
+    `devices[0]` in evaluation mode (train_ch13 switches it to training)."""
+    data_dir = d2l.download_extract(pretrained_model)
+    # vocab.json is a list of tokens: position i holds token i
+    vocab = d2l.Vocab.from_file(os.path.join(data_dir, 'vocab.json'))
+    # Every argument counts (the book's loader ignores num_heads, num_blks and dropout)
+    bert = d2l.BERTModel(len(vocab), num_hiddens, ffn_num_hiddens, num_heads, num_blks,
+                         dropout, max_len)
+    d2l.load_bert_params(bert, os.path.join(data_dir, 'pretrained.params'))
+    # On every device, devices[0] first: a Gluon Trainer serves the devices the parameters are
+    # on when it is made, so train_ch13 cannot spread them later as PyTorch's DataParallel does.
+    # (Gluon has no evaluation mode to set: dropout acts only inside autograd.record().)
+    bert.collect_params().reset_ctx(devices)
+    return bert, vocab
+
+
+# ---------------------------------------------------------------------------------------------
+# SNLI for BERT
+
+class SNLIBERTDataset(gluon.data.Dataset):
+    """SNLI pairs packed as `<cls> premise <sep> hypothesis <sep>` and padded to `max_len`."""
+
+    def __init__(self, dataset, max_len, vocab=None):
+        premises, hypotheses, labels = dataset
+        if vocab is None:  # no pretrained vocabulary: make one from this data
+            vocab = d2l.Vocab(d2l.tokenize([s.lower() for s in premises + hypotheses]),
+                              min_freq=5, reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>'])
+        self.vocab = vocab
+        # One array per field, packed with numpy: for SNLI's 550k pairs this takes seconds and
+        # a few bytes per token, where Python lists of ints take minutes and gigabytes.
+        token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len)
+        self.all_token_ids = np.array(token_ids, dtype='int32')   # (pairs, max_len)
+        self.all_segments = np.array(segments, dtype='int32')     # embeddings need int indices
+        self.valid_lens = np.array(valid_lens, dtype='int32')     # real tokens in each pair
+        self.labels = np.array(labels, dtype='int32')
+        print(f'read {len(self.labels)} examples')
+
+    def __getitem__(self, idx):
+        # `idx` may also be a list of indices: then a whole batch comes back at once.
+        return ((self.all_token_ids[idx], self.all_segments[idx], self.valid_lens[idx]),
+                self.labels[idx])
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def trim_batch(batch):
+    """Cut a batch to its longest pair and make the token and segment ids int64.
+
+    `batch` is `((token_ids, segments, valid_lens), labels)` for a whole batch, or a list of
+    such examples (then they are stacked first). Positions past every valid_len are padding
+    that attention ignores, so dropping them changes no result and saves computation.
+    """
+    if isinstance(batch, list):
+        fields = list(zip(*[(*X, y) for X, y in batch]))
+        token_ids, segments, valid_lens, labels = (np.stack(f) for f in fields)
+        batch = (token_ids, segments, valid_lens), labels
+    (token_ids, segments, valid_lens), labels = batch
+    steps = int(valid_lens.max())
+    return ((token_ids[:, :steps].astype('int64'), segments[:, :steps].astype('int64'),
+             valid_lens), labels)
+
+
+def load_snli_batches(dataset, batch_size, shuffle, num_workers=0):
+    """A data loader of batches of pairs of similar length, each cut to its longest pair.
+
+    The sampler hands out a list of indices per batch, the dataset gathers the whole batch
+    with one indexing step, and `trim_batch` cuts it. With `shuffle`, every epoch sees new
+    batches, in an order that seeding the framework's random generator makes repeatable.
+    """
+    seed = int(np.random.randint(0, 2**31)) if shuffle else None  # follows mx.random.seed
+    sampler = BucketBatchSampler(dataset.valid_lens.asnumpy(), batch_size, shuffle, seed)
+    # batch_size=1 wraps each batch of indices into a list of one "index", which the dataset
+    # resolves to the whole batch in one step; _trim_gathered unwraps it.
+    return gluon.data.DataLoader(dataset, sampler=sampler, batch_size=1,
+                                 batchify_fn=_trim_gathered, num_workers=num_workers)
+
+
+def _trim_gathered(items):
+    (batch,) = items
+    return trim_batch(batch)
+
+
+class BERTClassifier(nn.Block):
+    """The pretrained encoder and `hidden` layer of a BERT, and a new output layer that
+    classifies the `<cls>` encoding into the three SNLI labels."""
+
+    def __init__(self, bert):
+        super().__init__()
+        self.encoder = bert.encoder
+        self.hidden = bert.hidden
+        # Sized from the pretrained layer and made on its devices, so it exists (and is
+        # trained) from the start; a BERT not initialized yet leaves it to net.initialize().
+        self.output = nn.Dense(3, in_units=bert.hidden.weight.shape[0])
+        try:
+            self.output.initialize(init.Xavier(), ctx=bert.hidden.weight.list_ctx())
+        except RuntimeError:
+            pass
+
+    def forward(self, inputs):
+        tokens_X, segments_X, valid_lens_x = inputs
+        encoded_X = self.encoder(tokens_X, segments_X, valid_lens_x)
+        return self.output(self.hidden(encoded_X[:, 0, :]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training and prediction
+
+def num_correct(y_hat, y):
+    """The number of predictions (rows of scores `y_hat`) that match the labels `y`."""
+    return int((y_hat.argmax(axis=1).astype(y.dtype) == y).sum())
+
+
+def accuracy(y_hat, y):
+    """The fraction of correct predictions, in [0, 1] (the book's accuracy() is a count)."""
+    return num_correct(y_hat, y) / len(y)
+
+
+def _to(X, device):
+    if isinstance(X, (list, tuple)):
+        return [x.as_in_ctx(device) for x in X]
+    return X.as_in_ctx(device)
+
+
+def _devices_of(net):
+    return next(iter(net.collect_params().values())).list_ctx()
+
+
+def evaluate_accuracy_gpu(net, data_iter, device=None):
+    """Accuracy of `net` over all batches of `data_iter`, in evaluation mode, without
+    gradients; on `device`, by default the one holding the model."""
+    if device is None:
+        device = _devices_of(net)[0]
+    metric = Accumulator(2)  # correct predictions, examples
+    for X, y in data_iter:  # outside autograd.record(): no gradients, dropout off
+        y = y.as_in_ctx(device)
+        metric.add(num_correct(net(_to(X, device)), y), y.size)
+    if metric[1] == 0:
+        raise ValueError('data_iter yielded no examples to evaluate on')
+    return metric[0] / metric[1]
+
+
+def _split_batch_multi_inputs(X, y, devices):
+    """The book's split_batch_multi_inputs: a slice of every input and of the labels for each
+    device. A batch smaller than the number of devices is filled up with copies of its first
+    example, so that every device computes a gradient, as Trainer.step expects."""
+    if len(y) < len(devices):
+        idx = np.array(list(range(len(y))) + [0] * (len(devices) - len(y)))
+        X, y = [x[idx] for x in X], y[idx]
+    X = list(zip(*[gluon.utils.split_and_load(x, devices, even_split=False) for x in X]))
+    return X, gluon.utils.split_and_load(y, devices, even_split=False)
+
+
+def train_batch_ch13(net, X, y, loss, trainer, devices):
+    """One optimizer step on the mean loss over the batch `(X, y)`; returns the sum of the
+    per-example losses and the number of correct predictions, for averaging over an epoch.
+
+    `loss` may give one loss per example (as in the book) or their mean already.
+    """
+    n = len(y)
+    X_shards, y_shards = _split_batch_multi_inputs(X, y, devices)
+    with autograd.record():
+        preds = [net(X_shard) for X_shard in X_shards]
+        losses = [loss(pred, y_shard) for pred, y_shard in zip(preds, y_shards)]
+        # Sums over the examples of each shard; a loss that returned the mean is scaled back.
+        # Shards past the n-th only exist when n < len(devices): copies, which count 0.
+        sums = [(l.sum() if l.ndim else l * len(y_shard)) * (i < n)
+                for i, (l, y_shard) in enumerate(zip(losses, y_shards))]
+    autograd.backward(sums)
+    # The gradients of the summed losses, added up over the devices and divided by the batch
+    # size: the gradient of the mean loss, for a short last batch too.
+    trainer.step(n)
+    return (sum(float(s) for s in sums),
+            sum(num_correct(pred, y_shard) for pred, y_shard in zip(preds[:n], y_shards[:n])))
+
+
+def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices=None):
+    """Train `net`, plot loss, train and test accuracy after every epoch, and return the
+    final figures as a dict: loss, train_acc, test_acc, examples_per_sec.
+
+    `devices` defaults to every GPU, else the CPU; several GPUs split each batch between
+    them (data parallelism). Examples/sec counts training steps only, not data loading or
+    testing.
+    """
+    if num_epochs < 1:
+        raise ValueError(f'num_epochs={num_epochs}: train for at least one epoch')
+    devices = try_all_gpus() if devices is None else devices
+    if _devices_of(net) != list(devices):
+        raise ValueError(
+            f'the model is on {_devices_of(net)} but training was asked on {list(devices)}: '
+            f'load it with devices={list(devices)} (load_pretrained_model) before creating '
+            f'the Trainer, which serves the devices the parameters are on')
+    animator = Animator(xlabel='epoch', xlim=[1, num_epochs] if num_epochs > 1 else None,
+                        legend=['train loss', 'train acc', 'test acc'])
+    timer, num_examples = Timer(), 0
+    for epoch in range(num_epochs):
+        metric = Accumulator(3)  # sum of losses, correct predictions, examples
+        for X, y in train_iter:
+            timer.start()
+            loss_sum, correct = train_batch_ch13(net, X, y, loss, trainer, devices)
+            timer.stop()
+            metric.add(loss_sum, correct, y.size)
+        if metric[2] == 0:
+            raise ValueError('train_iter yielded no examples to train on')
+        num_examples += metric[2]
+        test_acc = evaluate_accuracy_gpu(net, test_iter, devices[0])
+        animator.add(epoch + 1, (metric[0] / metric[2], metric[1] / metric[2], test_acc))
+    results = {'loss': metric[0] / metric[2], 'train_acc': metric[1] / metric[2],
+               'test_acc': test_acc, 'examples_per_sec': num_examples / timer.sum()}
+    print(f"loss {results['loss']:.3f}, train acc {results['train_acc']:.3f}, "
+          f"test acc {results['test_acc']:.3f}")
+    print(f"{results['examples_per_sec']:.1f} examples/sec on {[str(d) for d in devices]}")
+    return results
+
+
+def predict_snli(net, vocab, premise, hypothesis, max_len=128):
+    """Classify one pair of sentences; return the label and a dict of the three probabilities.
+
+    The sentences are lower-cased and split on whitespace like the SNLI text, so write
+    punctuation as separate tokens ('a dog runs .'); pairs longer than max_len are truncated.
+    """
+    packed = [np.array(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
+    X, _ = trim_batch((packed, None))
+    probs = npx.softmax(net(_to(X, _devices_of(net)[0])), axis=1)[0]
+    return LABELS[int(probs.argmax())], dict(zip(LABELS, probs.tolist()))
