@@ -21,6 +21,11 @@ from .text import Vocab, get_tokens_and_segments, truncate_pair_of_tokens
 SMALL = dict(num_hiddens=256, ffn_num_hiddens=512, num_heads=4, num_blks=2, dropout=0.1,
              max_len=512)  # the bert.small shape of the book's section
 MAX_LEN = 128
+# The book's own code on the 2-core development machine (issue 5): SNLIBERTDataset for 548k
+# pairs, and one bert.small fine-tuning step padded to 128 tokens at batch 128.
+BOOK = {'dataset_seconds': 66.0, 'dataset_peak_rss_mb': 4900, 'train_examples_per_sec': 88.0}
+# The targets: 15x the book's dataset speed within 1 GB, 3x its training throughput.
+TARGETS = {'dataset_speedup': 15, 'dataset_peak_rss_mb': 1000, 'train_speedup': 3}
 
 
 def peak_rss_mb():
@@ -113,7 +118,6 @@ def training(fw, data_dir, naive, num_examples, batch_size):
         bert = d2l.BERTModel(len(vocab), **SMALL)
         bert.initialize(init.Xavier(), ctx=devices)
         net = d2l.BERTClassifier(bert)
-        net.output.initialize(ctx=devices)
         loss = gluon.loss.SoftmaxCrossEntropyLoss()
         trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 1e-4})
     if naive:
@@ -185,9 +189,18 @@ def main(argv=None):
                 b, d = pair['baseline'][key], pair['d2lmini'][key]
                 speedup = b / d if task == 'dataset' else d / b
                 summary = dict(framework=fw, task=task, speedup=round(speedup, 2))
-                if task == 'training':
+                if task == 'dataset':
+                    rss = pair['d2lmini']['peak_rss_mb']
+                    summary['speedup_vs_book'] = round(BOOK['dataset_seconds'] / d, 1)
+                    summary['meets_target'] = (BOOK['dataset_seconds'] / d
+                                               >= TARGETS['dataset_speedup']
+                                               and rss <= TARGETS['dataset_peak_rss_mb'])
+                else:
                     summary['eval_speedup'] = round(pair['d2lmini']['eval_examples_per_sec']
                                                     / pair['baseline']['eval_examples_per_sec'], 2)
+                    summary['speedup_vs_book'] = round(d / BOOK['train_examples_per_sec'], 1)
+                    summary['meets_target'] = (d / BOOK['train_examples_per_sec']
+                                               >= TARGETS['train_speedup'])
                 print(json.dumps(summary), flush=True)
 
 

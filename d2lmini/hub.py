@@ -41,7 +41,7 @@ def bundled_url(filename):
 DATA_HUB['SNLI'] = ('https://nlp.stanford.edu/projects/snli/snli_1.0.zip',
                     '9fcde07509c7e87ec61c640c1b2753d9041758e4')
 DATA_HUB['snli-mini'] = (bundled_url('snli-mini.zip'),
-                         '5d5ae99e8bb7ace1907a3779dac3af984108adab')
+                         '58fa141c68374aaf7340a58b5c78b97eab8ada12')
 
 
 def data_dir():

@@ -67,7 +67,7 @@ d2l = sys.modules[__name__]
 
 DATA_HUB = dict(hub.DATA_HUB)
 DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.zip'),
-                         '2429b1aba32608bb73de0e8cbef86427bd7fcda2')
+                         '96011d02ab7c3cfb4569ac33166613fce2fc4652')
 DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.zip',
                           'a4e718a47137ccd1809c9107ab4f5edd317bae2c')
 DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.zip',
@@ -360,8 +360,9 @@ def load_bert_params(bert, path):
 
 def load_pretrained_model(pretrained_model, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
                           dropout, max_len, devices):
-    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`, the model on
-    `devices[0]` in evaluation mode (train_ch13 switches it to training)."""
+    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`, the model in
+    evaluation mode (train_ch13 switches it to training) and placed for `devices`: PyTorch
+    puts it on devices[0] and train_ch13 spreads it; Gluon puts a copy on every device."""
     data_dir = d2l.download_extract(pretrained_model)
     # vocab.json is a list of tokens: position i holds token i
     vocab = d2l.Vocab.from_file(os.path.join(data_dir, 'vocab.json'))

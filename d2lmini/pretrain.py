@@ -176,8 +176,8 @@ def zip_checkpoint(path, folder, vocab, state_dict):
     return path
 
 
-def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=6000,
-                           num_steps=1000, eval_paragraphs=500, seed=0, log=print):
+def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=20000,
+                           num_steps=4000, eval_paragraphs=500, seed=0, log=print):
     """Pretrain bert.mini and write `<out_dir>/bert.mini.torch.zip`; return its path.
 
     `snli_zip` (default `<out_dir>/snli-mini.zip`) supplies the fine-tuning words for the

@@ -14,7 +14,6 @@ COLUMNS = ('gold_label', 'sentence1_binary_parse', 'sentence2_binary_parse',
 HEADER = '\t'.join(COLUMNS)
 
 _LABEL_IDS = {label: i for i, label in enumerate(LABELS)}
-_NO_PARENS = str.maketrans('', '', '()')
 
 
 def read_snli(data_dir, is_train):
@@ -42,10 +41,13 @@ def read_snli_file(path):
                 f'{path} does not start with the SNLI 1.0 header: expected the 14 tab-separated '
                 f'columns {", ".join(COLUMNS)}; found {header[:200]!r}')
         for line_no, line in enumerate(f, start=2):
-            row = line.rstrip('\n').split('\t')
-            if len(row) != len(COLUMNS):
+            # Split off only the three columns we use; counting the other tabs is cheaper
+            # than making strings of the parse columns that nobody reads.
+            row = line.split('\t', 3)
+            if len(row) < 4 or row[3].count('\t') != len(COLUMNS) - 4:
+                found = line.count('\t') + 1
                 raise ValueError(
-                    f'{path}, line {line_no}: {len(row)} tab-separated columns, expected '
+                    f'{path}, line {line_no}: {found} tab-separated columns, expected '
                     f'{len(COLUMNS)} as in the header; the file may be damaged or not SNLI 1.0')
             gold = row[0]
             if gold == '-':
@@ -55,8 +57,8 @@ def read_snli_file(path):
                 raise ValueError(
                     f'{path}, line {line_no}: unknown gold label {gold!r}; allowed are '
                     f'{", ".join(LABELS)} and "-" (no majority, skipped)')
-            premise = ' '.join(row[1].translate(_NO_PARENS).split())
-            hypothesis = ' '.join(row[2].translate(_NO_PARENS).split())
+            premise = _text(row[1])
+            hypothesis = _text(row[2])
             if not premise or not hypothesis:
                 which = 'premise' if not premise else 'hypothesis'
                 raise ValueError(f'{path}, line {line_no}: empty {which} (binary-parse column)')
@@ -64,3 +66,9 @@ def read_snli_file(path):
             hypotheses.append(hypothesis)
             labels.append(label)
     return premises, hypotheses, labels
+
+
+def _text(binary_parse):
+    """The words of a binary-parse column: parentheses dropped, whitespace runs collapsed."""
+    # Two str.replace calls run about twice as fast as str.translate or a regex here.
+    return ' '.join(binary_parse.replace('(', '').replace(')', '').split())

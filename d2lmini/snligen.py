@@ -11,6 +11,10 @@ it writes against this rule.
 Pairs come in threes: one hypothesis with an entailed, a contradicting and a
 neutral premise, so the hypothesis alone says nothing about the label.
 
+The same scenes, described several ways, make the corpus that bert.mini is
+pretrained on (`pretraining_corpus`); `write_snli_sized` writes SNLI-sized
+files for the benchmark.
+
     python -m d2lmini.snligen OUTDIR     writes OUTDIR/snli-mini.zip, prints its sha1
 """
 import hashlib
@@ -21,11 +25,13 @@ import sys
 import zipfile
 from collections import namedtuple
 
+import numpy as np
+
 from d2lmini.snli import HEADER
 
 ENTAILMENT, CONTRADICTION, NEUTRAL = LABEL_IDS = (0, 1, 2)
 _GOLD = ('entailment', 'contradiction', 'neutral')
-SPLIT_TRIPLES = {'train': 1000, 'dev': 167, 'test': 167}
+SPLIT_TRIPLES = {'train': 2000, 'dev': 167, 'test': 167}
 
 # ---------------------------------------------------------------- lexicon ---
 
@@ -150,21 +156,18 @@ _ACTION_PHRASES = {
     'make|music': _MUSIC + ('sing',), 'read|': ('book', 'newspaper'),
     'eat|': ('apple', 'sandwich', 'pizza', 'ice_cream'),
     'eat|food': ('apple', 'sandwich', 'pizza', 'ice_cream'), 'climb|': ('tree', 'rock'),
-    'play|a sport': ('soccer', 'basketball', 'tennis'),
-    'play|a game': ('soccer', 'basketball', 'tennis', 'cards'), 'write|': ('letter',),
+    'play|a sport': ('soccer', 'basketball', 'tennis'), 'write|': ('letter',),
     'talk|': ('phone',), 'make|a call': ('phone',),
-    'play|with a ball': ('soccer', 'basketball', 'chase', 'ball'),
-    'play|': ('soccer', 'basketball', 'tennis', 'chase', 'catch', 'ball', 'frisbee'),
     'move|': _MOVING + ('ski',), 'rest|': ('sleep', 'bench', 'grass'), 'sit|': ('bench', 'grass'),
 }
 _ACTION_PHRASES['walk|'] = ('walk', 'walk_dog')  # "walking" also covers walking a dog
 # purpose phrase -> activities it goes with, subjects it goes with
 PURPOSES = {
     'for money': ('guitar violin drums piano sing dance paint', _HUM),
-    'for a competition': ('run swim surf bike horse skateboard dance sing soccer basketball '
-                          'tennis rock ski cards sandcastle', _HUM),
-    'for fun': ('guitar sing dance run swim surf bike skateboard soccer basketball tennis paint '
-                'fish jump kite ski cards sandcastle', _HUM),
+    'for a competition': (('run swim surf bike horse skateboard dance sing soccer basketball '
+                           'tennis rock ski cards sandcastle'), _HUM),
+    'for fun': (('guitar sing dance run swim surf bike skateboard soccer basketball tennis paint '
+                 'fish jump kite ski cards sandcastle'), _HUM),
     'for a school project': ('paint book letter photo', _HUM),
     'for charity': ('run swim bike sing cook guitar piano car', _HUM),
     'for a treat': ('catch jump chase', ('dog',)),
@@ -183,7 +186,7 @@ _ING_EXCEPTIONS = {'run': 'running', 'swim': 'swimming', 'sit': 'sitting', 'dig'
 
 
 def _ing(verb):
-    return _ING_EXCEPTIONS.get(verb) or (verb[:-1] if verb.endswith('e') else verb) + 'ing'
+    return _ING_EXCEPTIONS.get(verb) or verb.removesuffix('e') + 'ing'
 
 
 def _build_tags():
@@ -230,8 +233,9 @@ def _build_terms():
     terms['action'] += [Term('action', p, frozenset(c)) for p, c in _ACTION_PHRASES.items()]
     for location, (_, phrases) in LOCATIONS.items():
         terms['place'] += [Term('place', p, _place_worlds(location)) for p in phrases]
-    for io, phrases in (('out', ('outside', 'outdoors')), ('in', ('inside', 'indoors'))):
-        worlds = frozenset((loc, io) for loc, (ios, _) in LOCATIONS.items() if io in ios.split())
+    for side, phrases in (('out', ('outside', 'outdoors')), ('in', ('inside', 'indoors'))):
+        worlds = frozenset((loc, side) for loc, (sides, _) in LOCATIONS.items()
+                           if side in sides.split())
         terms['place'] += [Term('place', p, worlds) for p in phrases]
     terms['time'] = [Term('time', p, frozenset([t])) for t, ps in TIMES.items() for p in ps]
     terms['time'].append(Term('time', 'during the day', frozenset(['morning', 'afternoon'])))
@@ -290,7 +294,7 @@ def _relation(slot, p_cover, h_cover):
 
 
 def _implied_places(action_cover):
-    """Where the activity can happen: what a premise that names no place still says."""
+    """Where the activity can happen: building a sandcastle "outside" is at the beach."""
     return frozenset().union(*(_place_worlds(loc) for a in action_cover
                                for loc in ACTIONS[a].places.split()))
 
@@ -300,10 +304,11 @@ def label_of(premise, hypothesis):
     relations = []
     for slot, h in hypothesis.items():
         p = premise.get(slot)
-        if p is not None:
+        if slot == 'place':
+            places = _implied_places(premise['action'].cover)
+            relations.append(_relation(slot, places & p.cover if p else places, h.cover))
+        elif p is not None:
             relations.append(_relation(slot, p.cover, h.cover))
-        elif slot == 'place':
-            relations.append(_relation(slot, _implied_places(premise['action'].cover), h.cover))
         else:
             relations.append(NEUTRAL)
     if CONTRADICTION in relations:
@@ -357,37 +362,41 @@ def _scene(rng):
     })
 
 
+# How often a hypothesis names an optional slot, and says a slot in a broad phrase.
+# Short hypotheses and premises with few extra details keep the pairs learnable from a few
+# thousand examples by a small BERT (measured: test accuracy 0.67 against 0.54 with about twice
+# as many details).
+_HYP_SAY = {'emotion': 0.08, 'look': 0.15, 'place': 0.25, 'time': 0.06, 'purpose': 0.12,
+            'relation': 0.08}
+_HYP_BROAD = {'count': 0.15, 'noun': 0.3, 'action': 0.3, 'place': 0.3, 'look': 0.4}
+
+
 def _view(rng, scene):
-    """A hypothesis: some of the scene's slots, each in a phrase as broad or narrow as chance has it."""
-    def pick(slot, broad):
-        terms = [t for t in _covering(slot, scene[slot])]
+    """A hypothesis: some of the scene's slots, each in a broad or a narrow phrase."""
+    def pick(slot):
+        terms = _covering(slot, scene[slot])
         wide = [t for t in terms if len(t.cover) > min(len(u.cover) for u in terms)]
-        if wide and rng.random() < broad:
+        if wide and rng.random() < _HYP_BROAD.get(slot, 0):
             return rng.choice(wide)
         return rng.choice([t for t in terms if t not in wide])
 
-    view = {'count': pick('count', 0.2), 'noun': pick('noun', 0.45)}
+    view = {'count': pick('count'), 'noun': pick('noun')}
     if rng.random() < 0.15:  # no activity: "A man is outside."
-        view['place'] = pick('place', 0.4)
+        view['place'] = pick('place')
     else:
-        view['action'] = pick('action', 0.45)
-    for slot, (say, broad) in _HYP_SAY.items():
-        if scene[slot] is not None and slot not in view and rng.random() < say:
-            if slot in ('place', 'emotion', 'look') or 'action' in view:
-                view[slot] = pick(slot, broad)
+        view['action'] = pick('action')
+    for slot, say in _HYP_SAY.items():
+        if (scene[slot] is not None and slot not in view and rng.random() < say
+                and (slot in ('place', 'emotion', 'look') or 'action' in view)):
+            view[slot] = pick(slot)
     return view
 
 
-# optional slot -> (how often a hypothesis names it, how often in a broad phrase)
-_HYP_SAY = {'emotion': (0.15, 0), 'look': (0.3, 0.5), 'place': (0.45, 0.4), 'time': (0.12, 0),
-            'purpose': (0.25, 0), 'relation': (0.15, 0)}
-
-
-_PREMISE_KEEP = {'emotion': 0.2, 'look': 0.85, 'place': 0.9, 'time': 0.3, 'purpose': 0.5,
-                 'relation': 0.4}
+_PREMISE_KEEP = {'emotion': 0.06, 'look': 0.4, 'place': 0.5, 'time': 0.1, 'purpose': 0.2,
+                 'relation': 0.12}
 # Premises use broad phrases ("a person", "outside") too, whatever their label: were broad
 # phrases only in neutral premises, the premise alone would give the label away.
-_PREMISE_BROAD = 0.35
+_PREMISE_BROAD = 0.1
 
 
 def _describe(rng, scene, must=(), never=(), within=None):
@@ -404,23 +413,16 @@ def _describe(rng, scene, must=(), never=(), within=None):
 
 
 def _neutral_options(scene, hyp):
-    """Ways to leave one slot of the hypothesis open, as (kind, slot, what):
-    'drop' it, say it in a 'broader' term, or 'swap' in another value that may also be true
-    (sitting on a bench while reading; a tired, not a happy, man; with a sister, not a friend)."""
+    """Ways to leave one slot of the hypothesis open, as (kind, slot, what): 'drop' it,
+    say it in a 'broader' term, or 'swap' in another value that may also be true (with a
+    sister, not a friend; for fun, not for money)."""
     options = [('drop', slot, None) for slot in hyp if slot in _OPTIONAL]
     options += [('broader', slot, t) for slot, h in hyp.items()
                 for t in _covering(slot, scene[slot])
                 if t.phrase != 'the' and not t.cover <= h.cover]
     choices = {
-        'emotion': EMOTIONS, 'relation': RELATIONS[_kind(scene['noun'])],
+        'relation': RELATIONS[_kind(scene['noun'])],
         'purpose': _purposes(scene['action'], scene['noun']),
-        'action': [a for a, s in ACTIONS.items() if scene['noun'] in s.kinds
-                   and (s.group or scene['count'] == 1) and scene['place'][0] in s.places.split()
-                   and (scene['relation'] is None or a != 'sleep')
-                   # another kind of activity: "sitting" goes with "reading", but "writing"
-                   # next to "reading" reads as a change of activity
-                   and all(s.posture != ACTIONS[h].posture
-                           for h in (hyp['action'].cover if 'action' in hyp else ()))],
     }
     for slot, values in choices.items():
         if slot in hyp:
@@ -451,7 +453,7 @@ def _neutral(rng, scene, hyp):
             extra = [s for s in _OPTIONAL
                      if s != slot and s not in terms and changed[s] is not None]
             if extra:  # each as often as it is left out (named by hypotheses, not by chance)
-                weights = [_HYP_SAY[s][0] / (1 - _PREMISE_KEEP[s]) for s in extra]
+                weights = [_HYP_SAY[s] / (1 - _PREMISE_KEEP[s]) for s in extra]
                 more = rng.choices(extra, weights=weights)[0]
                 terms[more] = _phrase(rng, more, changed[more], _PREMISE_BROAD)
         if label_of(terms, hyp) == NEUTRAL:  # an omitted place may still be implied
@@ -519,6 +521,7 @@ def _triple(rng):
                 if label_of(premise, hyp) != label:
                     raise AssertionError(f'generator bug: {premise} vs {hyp} is not {label}')
             return hyp, premises
+
 
 # ------------------------------------------------------------ sentences ---
 
@@ -751,35 +754,35 @@ def write_snli_sized(path, num_rows, seed=0, max_len=82):
     """Write an SNLI 1.0 layout file of `num_rows` rows with SNLI-like lengths.
 
     Premises have about 14 tokens and hypotheses about 8 (counting the final
-    "."), with a long tail up to `max_len`; about 0.14% of the rows have the
-    gold label "-", as in SNLI's train file. The text is cut from generated
-    captions, so it uses the reduced corpus's words; it is for timing, not
-    for learning. Rows are assembled from a small pool of prepared sentences,
-    which keeps 550k rows to a few seconds.
+    "."), with a long tail up to `max_len`. As in SNLI, each premise (caption)
+    serves three rows in a row, and about 0.14% of the rows have the gold
+    label "-". The text is cut from generated captions, so it uses the reduced
+    corpus's words; it is for timing, not for learning. Rows are assembled
+    from a small pool of prepared sentences, which keeps 550k rows to seconds.
     """
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     pool = _sentence_pool(random.Random(f'snli-mini/sized/{seed}'), max_len, variants=16)
-    p_len = np.clip(4 + np.rint(rng.gamma(2.8, 3.6, num_rows)), 2, max_len).astype(int)
+    num_captions = (num_rows + 2) // 3
+    p_len = np.clip(4 + np.rint(rng.gamma(2.8, 3.6, num_captions)), 2, max_len).astype(int)
     h_len = np.clip(3 + np.rint(rng.gamma(3.0, 1.77, num_rows)), 2, max_len).astype(int)
-    p_var = rng.integers(0, 16, num_rows)
+    p_var = rng.integers(0, 16, num_captions)
     h_var = rng.integers(0, 16, num_rows)
     gold = rng.integers(0, 3, num_rows)
     gold[rng.random(num_rows) < 0.0014] = 3
-    names = list(_GOLD) + ['-']
-    votes = [f'{g}\t\t\t\t' for g in _GOLD] + ['neutral\tentailment\tcontradiction\tneutral\tentailment']
+    names = [*_GOLD, '-']
+    no_majority = 'neutral\tentailment\tcontradiction\tneutral\tentailment'
+    votes = [f'{g}\t\t\t\t' for g in _GOLD] + [no_majority]
     with open(path, 'w', encoding='utf-8') as f:
         f.write(HEADER + '\n')
         for lo in range(0, num_rows, 50_000):
             lines = []
             for i in range(lo, min(lo + 50_000, num_rows)):
-                pb, pp, ps = pool[p_len[i]][p_var[i]]
+                c, g = i // 3, gold[i]
+                pb, pp, ps = pool[p_len[c]][p_var[c]]
                 hb, hp, hs = pool[h_len[i]][h_var[i]]
-                g = gold[i]
-                cap = f'{1000000000 + i // 3}.jpg#{i % 3}'
+                cap = f'{1000000000 + c}.jpg#{c % 5}'
                 lines.append(f'{names[g]}\t{pb}\t{hb}\t{pp}\t{hp}\t{ps}\t{hs}\t{cap}\t{cap}r1'
-                             f'{names[g][0] if g < 3 else "n"}\t{votes[g]}\n')
+                             f'{"ecn"[g] if g < 3 else "n"}\t{votes[g]}\n')
             f.writelines(lines)
 
 

@@ -56,7 +56,7 @@ d2l = sys.modules[__name__]
 
 DATA_HUB = dict(hub.DATA_HUB)
 DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.torch.zip'),
-                         '427cee744c31761f3f28d4eaa5106dfc34237397')
+                         '87870b3fa3a48f63b8f55bb3f7c31afce59dfa3b')
 DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.torch.zip',
                           'c72329e68a732bef0452e4b96a1c341c8910f81f')
 DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.torch.zip',
@@ -312,8 +312,9 @@ def load_bert_params(bert, path):
 
 def load_pretrained_model(pretrained_model, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
                           dropout, max_len, devices):
-    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`, the model on
-    `devices[0]` in evaluation mode (train_ch13 switches it to training)."""
+    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`, the model in
+    evaluation mode (train_ch13 switches it to training) and placed for `devices`: PyTorch
+    puts it on devices[0] and train_ch13 spreads it; Gluon puts a copy on every device."""
     data_dir = d2l.download_extract(pretrained_model)
     # vocab.json is a list of tokens: position i holds token i
     vocab = d2l.Vocab.from_file(os.path.join(data_dir, 'vocab.json'))

@@ -1,0 +1,68 @@
+"""The twin notebooks stay twins, and the code they teach is the code d2lmini exports.
+
+nbval executes the notebooks themselves (see pyproject.toml); these tests check their text.
+"""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACKS = {'pytorch': 'torch', 'mxnet': 'mxnet'}
+TOPICS = sorted(p.name for p in (ROOT / 'notebooks' / 'pytorch').glob('*.ipynb'))
+# Classes and functions a notebook defines in a cell of its own, verbatim from d2lmini.
+TAUGHT = ['load_pretrained_model', 'SNLIBERTDataset', 'BERTClassifier']
+# Words that name a framework; a twin's markdown may differ in these only.
+FRAMEWORK_WORDS = r'PyTorch|MXNet/Gluon|MXNet|Gluon|torch|mxnet|pytorch'
+
+
+def cells(track, topic):
+    return json.loads((ROOT / 'notebooks' / track / topic).read_text())['cells']
+
+
+def test_every_topic_has_both_tracks():
+    assert TOPICS, 'no notebooks found'
+    assert TOPICS == sorted(p.name for p in (ROOT / 'notebooks' / 'mxnet').glob('*.ipynb'))
+
+
+@pytest.mark.parametrize('topic', TOPICS)
+def test_twins_have_the_same_cells_and_markdown(topic):
+    a, b = cells('pytorch', topic), cells('mxnet', topic)
+    shape = [(c['cell_type'], c['metadata'].get('tags', [])) for c in a]
+    assert shape == [(c['cell_type'], c['metadata'].get('tags', [])) for c in b]
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x['cell_type'] != 'markdown' or 'framework-note' in x['metadata'].get('tags', []):
+            continue
+        norm = [re.sub(FRAMEWORK_WORDS, 'FW', ''.join(c['source'])) for c in (x, y)]
+        assert norm[0] == norm[1], f'markdown cell {i} differs beyond framework words'
+
+
+@pytest.mark.parametrize('track', TRACKS)
+@pytest.mark.parametrize('topic', TOPICS)
+def test_taught_code_is_the_exported_code(track, topic):
+    # Each framework in its own process: importing MXNet changes PyTorch's thread settings.
+    code = ('import inspect, json\n'
+            f'from d2lmini import {TRACKS[track]} as d2l\n'
+            f'print(json.dumps({{n: inspect.getsource(getattr(d2l, n)) for n in {TAUGHT!r}}}))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    sources = json.loads(out.stdout.strip().splitlines()[-1])
+    cell_texts = [''.join(c['source']) for c in cells(track, topic) if c['cell_type'] == 'code']
+    for name, source in sources.items():
+        assert source.strip() in cell_texts, f'{track}/{topic} does not show d2l.{name} verbatim'
+
+
+@pytest.mark.parametrize('track', TRACKS)
+@pytest.mark.parametrize('topic', TOPICS)
+def test_parameters_cell_and_stored_outputs(track, topic):
+    nb = cells(track, topic)
+    params = [c for c in nb if 'parameters' in c['metadata'].get('tags', [])]
+    assert len(params) == 1, 'exactly one cell tagged "parameters" holds the knobs'
+    stored = ''.join(''.join(o.get('text', '')) for o in params[0].get('outputs', []))
+    assert stored.startswith('mode: reduced'), 'stored outputs must come from a reduced-mode run'
+    text = json.dumps(nb)
+    assert 'application/vnd.jupyter.widget' not in text
+    assert not re.search(r'"/(?:work|root|home|tmp)/', text), 'outputs carry machine paths'
+

@@ -1,0 +1,228 @@
+import collections
+import hashlib
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from d2lmini import hub, snligen
+from d2lmini.snli import HEADER, read_snli_file
+from d2lmini.snligen import CONTRADICTION, ENTAILMENT, NEUTRAL, TERMS, label_of
+
+SPLITS = ('train', 'dev', 'test')
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory):
+    """The reduced SNLI zip rebuilt from scratch, and its extracted folder."""
+    out = tmp_path_factory.mktemp('snli-mini')
+    sha1 = snligen.write_snli_zip(out)
+    with zipfile.ZipFile(out / 'snli-mini.zip') as zf:
+        zf.extractall(out)
+    return sha1, out
+
+
+def rows_of(built, split):
+    text = (built[1] / 'snli-mini' / f'snli_1.0_{split}.txt').read_text(encoding='utf-8')
+    lines = text.split('\n')
+    assert lines[-1] == ''
+    return lines[0], [line.split('\t') for line in lines[1:-1]]
+
+
+def term(slot, phrase):
+    return next(t for t in TERMS[slot] if t.phrase == phrase)
+
+
+def pair(**slots):
+    """A term dict from slot=phrase keywords (count and noun default to 'a man')."""
+    slots = {'count': 'a', 'noun': 'man', **slots}
+    return {slot: term(slot, phrase) for slot, phrase in slots.items()}
+
+
+def test_rebuild_gives_the_registered_sha1(built):
+    sha1, out = built
+    assert sha1 == hub.DATA_HUB['snli-mini'][1]
+    assert hashlib.sha1((out / 'snli-mini.zip').read_bytes()).hexdigest() == sha1
+    bundled = hub.bundled_url('snli-mini.zip')
+    assert hub.DATA_HUB['snli-mini'][0] == bundled
+
+
+def test_zip_layout_is_fixed(built):
+    with zipfile.ZipFile(built[1] / 'snli-mini.zip') as zf:
+        infos = zf.infolist()
+    assert [i.filename for i in infos] == [f'snli-mini/snli_1.0_{s}.txt' for s in SPLITS]
+    for info in infos:
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert info.external_attr >> 16 == 0o100644
+    assert os.path.getsize(built[1] / 'snli-mini.zip') < 1_000_000
+
+
+def test_same_seed_same_bytes_in_any_process():
+    # Sets of strings iterate in a per-process order: a generator that leaned on one
+    # would give other bytes under another PYTHONHASHSEED.
+    code = ('import hashlib; from d2lmini import snligen; '
+            "print(hashlib.sha1(snligen.split_text(snligen.split_rows('test')).encode()).hexdigest())")
+    env = dict(os.environ, PYTHONHASHSEED='12345')
+    other = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    here = snligen.split_text(snligen.split_rows('test'))
+    assert hashlib.sha1(here.encode()).hexdigest() == other
+    assert snligen.split_text(snligen.split_rows('test', seed=1)) != here
+
+
+def test_files_have_the_snli_layout(built):
+    for split in SPLITS:
+        header, rows = rows_of(built, split)
+        assert header == HEADER
+        for r in rows:
+            assert len(r) == 14
+            gold, bp1, _, p1, _, s1, s2, caption, pair_id, *votes = r
+            assert re.fullmatch(r'\d{9,10}\.jpg#[0-4]', caption)
+            assert re.fullmatch(re.escape(caption) + r'r1[ecn]', pair_id)
+            assert p1.startswith('(ROOT (') and p1.count('(') == p1.count(')')
+            assert bp1.count('(') == bp1.count(')') and bp1.startswith('( ')
+            # the plain sentence is the parse's words, with the final period attached
+            assert s1 == ' '.join(bp1.replace('(', ' ').replace(')', ' ').split())[:-2] + '.'
+            assert s2[0].isupper() and s2.endswith('.') and not s2.endswith(' .')
+            assert votes[0] and set(votes) <= {'entailment', 'contradiction', 'neutral', ''}
+            filled = [v for v in votes if v]
+            assert len(filled) in (1, 5)
+            top, n = collections.Counter(filled).most_common(1)[0]
+            assert gold == (top if len(filled) == 1 or n >= 3 else '-')
+
+
+def test_counts_balance_and_dash_rows(built):
+    for split, rows_expected in (('train', 6000), ('dev', 501), ('test', 501)):
+        _, rows = rows_of(built, split)
+        assert len(rows) == rows_expected
+        dashes = sum(r[0] == '-' for r in rows)
+        assert 0.005 * len(rows) <= dashes <= 0.03 * len(rows)
+        labels = read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{split}.txt')[2]
+        assert len(labels) == len(rows) - dashes
+        shares = [labels.count(i) / len(labels) for i in range(3)]
+        assert max(shares) - min(shares) < 0.03, shares
+
+
+def test_hypothesis_alone_does_not_tell_the_label(built):
+    # Every hypothesis comes with one premise of each label (the writer's label is label1).
+    _, rows = rows_of(built, 'train')
+    by_hypothesis = collections.defaultdict(collections.Counter)
+    for r in rows:
+        by_hypothesis[r[6]][r[9]] += 1
+    for counts in by_hypothesis.values():
+        assert counts['entailment'] == counts['contradiction'] == counts['neutral']
+
+
+def test_dev_and_test_pairs_are_not_in_train(built):
+    pairs = {split: {(r[5], r[6]) for r in rows_of(built, split)[1]} for split in SPLITS}
+    assert not pairs['train'] & pairs['test'] and not pairs['train'] & pairs['dev']
+
+
+def test_vocabulary_and_lengths(built):
+    words = collections.Counter()
+    for split in SPLITS:
+        premises, hypotheses, _ = read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{split}.txt')
+        for s in premises + hypotheses:
+            words.update(s.lower().split())
+        p_lens = [len(s.split()) for s in premises]
+        h_lens = [len(s.split()) for s in hypotheses]
+        assert 9 <= statistics.mean(p_lens) <= 13 and max(p_lens) <= 40
+        assert 6.5 <= statistics.mean(h_lens) <= 9 and min(h_lens) >= 4
+        assert statistics.mean(p_lens) > statistics.mean(h_lens) + 2
+    assert 200 <= len(words) <= 500
+    for word in ('animal', 'instrument', 'outside', 'competition', 'sister'):
+        assert word in words
+
+
+@pytest.mark.parametrize('premise, hypothesis, label', [
+    (pair(action='play|a guitar'), pair(noun='person', action='play|an instrument'), ENTAILMENT),
+    (pair(noun='person', action='play|an instrument'), pair(action='play|a guitar'), NEUTRAL),
+    (pair(action='sleep|', place='at the beach'), pair(place='in the desert'), CONTRADICTION),
+    (pair(action='sleep|', place='at the beach'), pair(place='outside'), ENTAILMENT),
+    (pair(action='sing|', place='on a stage'), pair(place='outside'), NEUTRAL),
+    (pair(action='sleep|'), pair(action='run|'), CONTRADICTION),
+    (pair(action='read|a book'), pair(action='sit|on a bench'), NEUTRAL),
+    (pair(action='play|a guitar'), pair(action='play|a piano'), CONTRADICTION),
+    (pair(action='run|'), pair(action='run|', purpose='for a competition'), NEUTRAL),
+    (pair(action='run|', relation='sister'), pair(action='run|', relation='friend'), NEUTRAL),
+    (pair(action='run|', emotion='happy'), pair(action='run|', emotion='sad'), CONTRADICTION),
+    (pair(action='run|', look=('in', 'red', 'shirt')), pair(look=('wearing', 'red')), ENTAILMENT),
+    (pair(action='run|', look=('in', 'red', 'shirt')),
+     pair(look=('in', 'blue', 'shirt')), CONTRADICTION),
+    (pair(count='two', noun='woman', action='run|'), pair(noun='woman', action='run|'),
+     CONTRADICTION),
+    (pair(count='two', noun='woman', action='run|'), pair(count='some', noun='person'), ENTAILMENT),
+    (pair(noun='dog', action='swim|'), pair(noun='dog', place='in the desert'), CONTRADICTION),
+    (pair(noun='dog', action='surf|'), pair(noun='dog', place='at the beach'), ENTAILMENT),
+    (pair(noun='boy', action='build|a sandcastle', place='outdoors'),
+     pair(noun='child', place='on the beach'), ENTAILMENT),
+])
+def test_labels_follow_from_the_phrases(premise, hypothesis, label):
+    assert label_of(premise, hypothesis) == label
+
+
+def test_every_generated_pair_has_its_label():
+    # The generator raises on a mismatch itself; this makes sure it ran the check.
+    rng = random.Random(7)
+    for _ in range(300):
+        hyp, premises = snligen._triple(rng)
+        assert sorted(premises) == [ENTAILMENT, CONTRADICTION, NEUTRAL]
+        assert all(label_of(p, hyp) == label for label, p in premises.items())
+
+
+def test_pretraining_corpus():
+    paragraphs = snligen.pretraining_corpus(0, 400)
+    assert paragraphs == snligen.pretraining_corpus(0, 400)
+    assert paragraphs != snligen.pretraining_corpus(1, 400)
+    assert len(paragraphs) == 400
+    assert {len(p) for p in paragraphs} == {2, 3, 4, 5, 6}
+    for sentence in (s for p in paragraphs for s in p):
+        assert sentence == sentence.lower() and sentence.endswith(' .')
+        assert sentence.split() == sentence.split(' ') and 4 <= len(sentence.split()) <= 40
+
+
+def test_pretraining_corpus_covers_the_snli_words(built):
+    # 6000 paragraphs, as bert.mini is pretrained on: no SNLI word stays untrained
+    corpus = {w for p in snligen.pretraining_corpus(0, 6000) for s in p for w in s.split()}
+    for split in SPLITS:
+        premises, hypotheses, _ = read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{split}.txt')
+        words = {w for s in premises + hypotheses for w in s.lower().split()}
+        assert words <= corpus, words - corpus
+
+
+def test_write_snli_sized(tmp_path):
+    path = tmp_path / 'snli_1.0_train.txt'
+    snligen.write_snli_sized(path, 20_000, seed=3)
+    text = path.read_text(encoding='utf-8')
+    lines = text.split('\n')
+    assert lines[0] == HEADER and len(lines) == 20_002 and lines[-1] == ''
+    rows = [line.split('\t') for line in lines[1:-1]]
+    assert all(len(r) == 14 for r in rows)
+    # as in SNLI, a caption (premise) serves three rows in a row
+    assert rows[0][7] == rows[2][7] != rows[3][7] and rows[0][1] == rows[1][1] == rows[2][1]
+    assert len({r[7] for r in rows}) == 20_000 // 3 + 1
+    premises, hypotheses, labels = read_snli_file(path)
+    assert 19_900 <= len(labels) < 20_000  # a few "-" rows
+    p_lens = [len(s.split()) for s in premises]
+    h_lens = [len(s.split()) for s in hypotheses]
+    assert 13.5 <= statistics.mean(p_lens) <= 14.7 and max(p_lens) >= 40
+    assert 7.8 <= statistics.mean(h_lens) <= 8.8 and max(h_lens) >= 20
+    assert min(p_lens + h_lens) >= 2
+    again = tmp_path / 'again.txt'
+    snligen.write_snli_sized(again, 20_000, seed=3)
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_main(tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit, match='usage'):
+        snligen.main([])
+    calls = []
+    monkeypatch.setattr(snligen, 'write_snli_zip', lambda out: calls.append(out) or 'f' * 40)
+    snligen.main([str(tmp_path)])
+    assert calls == [str(tmp_path)] and capsys.readouterr().out == 'f' * 40 + '\n'
