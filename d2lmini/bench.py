@@ -29,7 +29,17 @@ TARGETS = {'dataset_speedup': 15, 'dataset_peak_rss_mb': 1000, 'train_speedup': 
 
 
 def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory in MB. Linux's VmHWM starts afresh at exec, whereas
+    getrusage's maxrss would carry the parent's footprint over into the measuring subprocess."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux, bytes on macOS
+    return maxrss / (1024 * 1024 if sys.platform == 'darwin' else 1024)
 
 
 def write_vocab(data_dir):
@@ -161,6 +171,7 @@ def main(argv=None):
     parser.add_argument('--examples', type=int, default=3840, help='pairs to train on')
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--frameworks', default='torch,mxnet')
+    parser.add_argument('--tasks', default='dataset,training')
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--task', help=argparse.SUPPRESS)
     parser.add_argument('--framework', help=argparse.SUPPRESS)
@@ -176,7 +187,7 @@ def main(argv=None):
         print(json.dumps(dict(step='generate', pairs=args.pairs,
                               seconds=round(time.perf_counter() - start, 2))), flush=True)
         for fw in args.frameworks.split(','):
-            for task in ('dataset', 'training'):
+            for task in args.tasks.split(','):
                 pair = {}
                 for naive in (True, False):
                     pair['baseline' if naive else 'd2lmini'] = measure(

@@ -16,6 +16,7 @@ _torch = sys.modules.get('torch')
 _torch_threads = _torch.get_num_threads() if _torch else None
 
 import mxnet as mx
+import numpy as onp  # plain numpy; `np` below is MXNet's numpy interface
 from mxnet import autograd, gluon, init, np, npx
 from mxnet.base import MXNetError
 from mxnet.gluon import nn
@@ -392,10 +393,12 @@ class SNLIBERTDataset(gluon.data.Dataset):
         # One array per field, packed with numpy: for SNLI's 550k pairs this takes seconds and
         # a few bytes per token, where Python lists of ints take minutes and gigabytes.
         token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len)
-        self.all_token_ids = np.array(token_ids, dtype='int32')   # (pairs, max_len)
-        self.all_segments = np.array(segments, dtype='int32')     # embeddings need int indices
-        self.valid_lens = np.array(valid_lens, dtype='int32')     # real tokens in each pair
-        self.labels = np.array(labels, dtype='int32')
+        # They stay numpy arrays: a second copy in MXNet's memory would double the peak for
+        # SNLI's 550k pairs. trim_batch turns each batch into int64 MXNet arrays.
+        self.all_token_ids = token_ids                     # int32, (pairs, max_len)
+        self.all_segments = segments                       # uint8: 0 or 1
+        self.valid_lens = valid_lens                       # real tokens in each pair
+        self.labels = onp.array(labels, dtype='int32')
         print(f'read {len(self.labels)} examples')
 
     def __getitem__(self, idx):
@@ -416,12 +419,14 @@ def trim_batch(batch):
     """
     if isinstance(batch, list):
         fields = list(zip(*[(*X, y) for X, y in batch]))
-        token_ids, segments, valid_lens, labels = (np.stack(f) for f in fields)
+        token_ids, segments, valid_lens, labels = (onp.stack(f) for f in fields)
         batch = (token_ids, segments, valid_lens), labels
     (token_ids, segments, valid_lens), labels = batch
     steps = int(valid_lens.max())
-    return ((token_ids[:, :steps].astype('int64'), segments[:, :steps].astype('int64'),
-             valid_lens), labels)
+    # numpy or MXNet arrays in, MXNet arrays out
+    X = (np.array(token_ids[:, :steps], dtype='int64'),
+         np.array(segments[:, :steps], dtype='int64'), np.array(valid_lens, dtype='int32'))
+    return X, None if labels is None else np.array(labels, dtype='int32')
 
 
 def load_snli_batches(dataset, batch_size, shuffle, num_workers=0):
@@ -432,7 +437,9 @@ def load_snli_batches(dataset, batch_size, shuffle, num_workers=0):
     batches, in an order that seeding the framework's random generator makes repeatable.
     """
     seed = int(np.random.randint(0, 2**31)) if shuffle else None  # follows mx.random.seed
-    sampler = BucketBatchSampler(dataset.valid_lens.asnumpy(), batch_size, shuffle, seed)
+    valid_lens = dataset.valid_lens  # numpy, or MXNet arrays in a dataset of one's own
+    valid_lens = valid_lens.asnumpy() if hasattr(valid_lens, 'asnumpy') else valid_lens
+    sampler = BucketBatchSampler(onp.asarray(valid_lens), batch_size, shuffle, seed)
     # batch_size=1 wraps each batch of indices into a list of one "index", which the dataset
     # resolves to the whole batch in one step; _trim_gathered unwraps it.
     return gluon.data.DataLoader(dataset, sampler=sampler, batch_size=1,

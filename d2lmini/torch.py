@@ -340,9 +340,10 @@ class SNLIBERTDataset(torch.utils.data.Dataset):
         # One array per field, packed with numpy: for SNLI's 550k pairs this takes seconds and
         # a few bytes per token, where Python lists of ints take minutes and gigabytes.
         token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len)
-        self.all_token_ids = torch.from_numpy(token_ids)        # int32, (pairs, max_len)
-        self.all_segments = torch.from_numpy(segments).int()    # embeddings need int indices
-        self.valid_lens = torch.from_numpy(valid_lens)          # real tokens in each pair
+        # The tensors share the numpy arrays' memory; trim_batch makes each batch int64.
+        self.all_token_ids = torch.from_numpy(token_ids)   # int32, (pairs, max_len)
+        self.all_segments = torch.from_numpy(segments)     # uint8: 0 or 1
+        self.valid_lens = torch.from_numpy(valid_lens)     # real tokens in each pair
         self.labels = torch.tensor(labels)
         print(f'read {len(self.labels)} examples')
 

@@ -384,8 +384,8 @@ def test_dataset_equals_the_books_list_packing(capsys):
     dataset = d2l.SNLIBERTDataset(data, max_len, vocab)
     assert capsys.readouterr().out == 'read 200 examples\n'
     assert len(dataset) == 200
-    tokens, segments = dataset.all_token_ids.asnumpy(), dataset.all_segments.asnumpy()
-    valid_lens, labels = dataset.valid_lens.asnumpy(), dataset.labels.asnumpy()
+    tokens, segments = onp.asarray(dataset.all_token_ids), onp.asarray(dataset.all_segments)
+    valid_lens, labels = onp.asarray(dataset.valid_lens), onp.asarray(dataset.labels)
     truncated = 0
     for i, (p, h, label) in enumerate(zip(*data)):
         want_tokens, want_segments, want_len = book_packing(p, h, vocab, max_len)
@@ -421,7 +421,9 @@ def test_trimmed_batches_give_the_same_logits_as_full_padding():
     dataset = d2l.SNLIBERTDataset(random_pairs(50, seed=4), max_len, vocab)
     net = d2l.BERTClassifier(tiny_bert(len(vocab), max_len=max_len))
     (tokens, segments, valid_lens), _ = dataset[list(range(50))]
-    full = net((tokens, segments, valid_lens)).asnumpy()
+    full = net((np.array(tokens, dtype='int64'), np.array(segments, dtype='int64'),
+                np.array(valid_lens))).asnumpy()
+    assert full.shape == (50, 3) and tokens.shape[1] == max_len  # every pair padded to max_len
     batches = list(d2l.load_snli_batches(dataset, 8, shuffle=False))
     trimmed = onp.concatenate([net(X).asnumpy() for X, _ in batches])
     assert max(X[0].shape[1] for X, _ in batches) < max_len  # the batches were trimmed

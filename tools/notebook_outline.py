@@ -81,6 +81,7 @@ from d2lmini import torch as d2l
 import os
 
 import mxnet as mx
+import numpy as onp  # plain numpy; np below is MXNet's numpy interface
 from mxnet import gluon, init, np, npx
 from mxnet.gluon import nn
 
