@@ -103,6 +103,10 @@ def untrimmed_batches(fw, dataset, batch_size, shuffle):
         (tokens, segments, valid_lens), labels = dataset[order[lo:lo + batch_size].tolist()]
         if fw == 'torch':  # torch embeddings want int64 ids, as trim_batch makes them
             tokens, segments = tokens.long(), segments.long()
+        else:  # the MXNet dataset holds numpy arrays; the model takes MXNet ones
+            from mxnet import np
+            tokens, segments = np.array(tokens, dtype='int64'), np.array(segments, dtype='int64')
+            valid_lens, labels = np.array(valid_lens), np.array(labels)
         batches.append(((tokens, segments, valid_lens), labels))
     return batches
 
