@@ -33,6 +33,7 @@ def read_snli_file(path):
             f'{path} not found: download_extract("SNLI") gives the folder of the full SNLI '
             f'files and download_extract("snli-mini") the bundled reduced one')
     premises, hypotheses, labels = [], [], []
+    parse, premise = None, None
     # Streamed line by line (no readlines, no regex): the train file has 550k rows.
     with open(path, encoding='utf-8') as f:
         header = f.readline().rstrip('\n')
@@ -57,7 +58,8 @@ def read_snli_file(path):
                 raise ValueError(
                     f'{path}, line {line_no}: unknown gold label {gold!r}; allowed are '
                     f'{", ".join(LABELS)} and "-" (no majority, skipped)')
-            premise = _text(row[1])
+            if row[1] != parse:  # SNLI's rows come in runs that share one premise (caption)
+                parse, premise = row[1], _text(row[1])
             hypothesis = _text(row[2])
             if not premise or not hypothesis:
                 which = 'premise' if not premise else 'hypothesis'

@@ -1,4 +1,5 @@
-"""Timing, running sums and live training curves, shared by both frameworks."""
+"""Timing, running sums, live training curves and CPU cores, shared by both frameworks."""
+import os
 import time
 
 import numpy as np
@@ -45,6 +46,26 @@ class Accumulator:
 
     def __getitem__(self, idx):
         return self.data[idx]
+
+
+def physical_cores():
+    """The CPU cores this process may run on, each counted once however many hardware threads
+    it has (PyTorch's default thread count); None where the system does not tell (not Linux)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except AttributeError:  # macOS, Windows
+        return None
+    cores = set()
+    for cpu in cpus:
+        # Hardware threads of one core list the same siblings ("0,4", or "0-1"); a core
+        # without hyperthreads lists itself.
+        path = f'/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list'
+        try:
+            with open(path) as f:
+                cores.add(f.read().strip())
+        except OSError:
+            return None
+    return len(cores) or None
 
 
 def _in_notebook():

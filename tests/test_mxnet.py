@@ -10,13 +10,17 @@ import subprocess
 import sys
 import zipfile
 
-import mxnet as mx
 import numpy as onp
 import pytest
+
+from d2lmini import mxnet as d2l  # before mxnet: it sets how many cores MXNet uses
+
+# isort: split
+import mxnet as mx
 from mxnet import autograd, gluon, init, np, npx
 
-from d2lmini import mxnet as d2l
 from d2lmini import text
+from d2lmini.utils import physical_cores
 
 RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']
 WORDS = ['a', 'dog', 'man', 'runs', 'sits', 'the', 'park', 'is', 'on', 'grass', '.']
@@ -128,6 +132,39 @@ def test_import_and_exit_are_silent():
                          text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout == '' and run.stderr == ''
+
+
+def _threads_setting(code, **env):
+    """MXNET_OMP_MAX_THREADS and the warnings in a fresh Python that runs `code`."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS')} | env
+    code += '\nimport os; print(os.environ.get("MXNET_OMP_MAX_THREADS"))'
+    run = subprocess.run([sys.executable, '-W', 'default', '-c', code], capture_output=True,
+                         text=True, timeout=120, check=False, env=env)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip(), run.stderr
+
+
+def test_mxnet_is_given_every_core():
+    cores = physical_cores()
+    assert 1 <= cores <= len(os.sched_getaffinity(0))
+    setting, err = _threads_setting('from d2lmini import mxnet')
+    assert (setting, err) == (str(cores), '')
+
+
+def test_a_thread_setting_of_the_user_is_kept():
+    assert _threads_setting('from d2lmini import mxnet', OMP_NUM_THREADS='1') == ('None', '')
+    assert _threads_setting('from d2lmini import mxnet', MXNET_OMP_MAX_THREADS='1') == ('1', '')
+
+
+def test_importing_mxnet_first_warns_when_cores_would_idle():
+    setting, err = _threads_setting('import mxnet\nfrom d2lmini import mxnet')
+    assert setting == 'None'  # too late to tell MXNet
+    # MXNet's own choice is half the CPUs: a loss only without hyperthreads
+    if physical_cores() > max(1, len(os.sched_getaffinity(0)) // 2):
+        assert 'import d2lmini.mxnet first' in err and 'MXNET_OMP_MAX_THREADS=' in err
+    else:
+        assert 'd2lmini' not in err
 
 
 def test_numpy_semantics_are_on():

@@ -53,6 +53,21 @@ def test_is_train_picks_the_file(tmp_path):
     assert snli.read_snli(str(tmp_path), True)[2] == [2]
 
 
+def test_rows_that_share_a_premise_share_one_string(tmp_path):
+    # SNLI writes each caption's hypotheses in consecutive rows; the premise is cleaned once
+    # and its string shared, which saves time and memory on the 550k-row train file.
+    dogs, cat = '( ( Two dogs ) ( run . ) )', '( ( A cat ) ( sleeps . ) )'
+    rows = [row('entailment', dogs, '( Dogs ( run . ) )'),
+            row('neutral', dogs, '( Dogs ( race . ) )'),
+            row('contradiction', cat, '( Dogs ( sleep . ) )'),
+            row('neutral', dogs, '( Dogs ( play . ) )')]
+    write(tmp_path / 'snli_1.0_train.txt', rows)
+    premises, hypotheses, _ = snli.read_snli(tmp_path, True)
+    assert premises == ['Two dogs run .', 'Two dogs run .', 'A cat sleeps .', 'Two dogs run .']
+    assert premises[0] is premises[1]
+    assert hypotheses == ['Dogs run .', 'Dogs race .', 'Dogs sleep .', 'Dogs play .']
+
+
 def test_windows_line_endings(tmp_path):
     write(tmp_path / 'snli_1.0_test.txt', GOOD, newline='\r\n')
     _, hypotheses, labels = snli.read_snli(tmp_path, False)

@@ -1,4 +1,5 @@
-"""Timer, Accumulator and Animator, outside and inside a Jupyter kernel."""
+"""Timer, Accumulator and Animator, outside and inside a Jupyter kernel; CPU cores."""
+import io
 import time
 
 import nbformat
@@ -6,6 +7,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from d2lmini import utils
 from d2lmini.runbook import CurrentEnvKernel
 from d2lmini.utils import Accumulator, Animator, Timer
 
@@ -64,3 +66,25 @@ def test_animator_in_a_kernel_shows_one_figure(tmp_path):
     assert [out.output_type for out in outputs] == ['display_data']
     assert 'image/png' in outputs[0].data
     nbformat.validate(nb)
+
+
+def test_physical_cores_counts_hyperthreads_once(monkeypatch):
+    siblings = {0: '0,2', 1: '1,3', 2: '0,2', 3: '1,3'}  # two cores, two threads each
+
+    def fake_open(path):
+        cpu = int(path.split('/cpu/cpu')[1].split('/')[0])
+        return io.StringIO(siblings[cpu] + '\n')
+
+    monkeypatch.setattr(utils.os, 'sched_getaffinity', lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(utils, 'open', fake_open, raising=False)
+    assert utils.physical_cores() == 2
+    monkeypatch.setattr(utils.os, 'sched_getaffinity', lambda pid: {0, 2})  # one core allowed
+    assert utils.physical_cores() == 1
+
+
+def test_physical_cores_is_none_where_the_system_does_not_tell(monkeypatch):
+    def no_file(path):
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(utils, 'open', no_file, raising=False)
+    assert utils.physical_cores() is None

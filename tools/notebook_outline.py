@@ -80,12 +80,14 @@ from d2lmini import torch as d2l
 ''', mxnet='''
 import os
 
+# d2lmini first: it tells MXNet to use every CPU core, a setting MXNet reads once, on import
+from d2lmini import mxnet as d2l
+
+# isort: split
 import mxnet as mx
 import numpy as onp  # plain numpy; np below is MXNet's numpy interface
 from mxnet import gluon, init, np, npx
 from mxnet.gluon import nn
-
-from d2lmini import mxnet as d2l
 '''),
 md('''
 ## Parameters
