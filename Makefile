@@ -33,7 +33,7 @@ checkpoints: $(VENV)/.installed  ## rebuild the bundled bert.mini checkpoints (b
 	$(PY) -m d2lmini.pretrain d2lmini/data
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check d2lmini tests notebooks
+	$(VENV)/bin/ruff check d2lmini tests notebooks tools
 
 clean:
 	rm -rf build $(VENV)

@@ -18,8 +18,9 @@ from . import snligen
 from .snli import read_snli
 from .text import Vocab, get_tokens_and_segments, truncate_pair_of_tokens
 
-SMALL = dict(num_hiddens=256, ffn_num_hiddens=512, num_heads=4, num_blks=2, dropout=0.1,
-             max_len=512)  # the bert.small shape of the book's section
+# The bert.small shape of the book's section
+SMALL = {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
+         'dropout': 0.1, 'max_len': 512}
 MAX_LEN = 128
 # The book's own code on the 2-core development machine (issue 5): SNLIBERTDataset for 548k
 # pairs, and one bert.small fine-tuning step padded to 128 tokens at batch 128.
@@ -75,13 +76,12 @@ def dataset_build(fw, data_dir, naive):
     start = time.perf_counter()
     data = d2l.read_snli(data_dir, is_train=True)
     if naive:
-        ids, segments, valid_lens = naive_pack(data, vocab, MAX_LEN)
-        pairs = len(ids)
+        pairs = len(naive_pack(data, vocab, MAX_LEN)[0])
     else:
         pairs = len(d2l.SNLIBERTDataset(data, MAX_LEN, vocab))
     seconds = time.perf_counter() - start
-    return dict(pairs=pairs, seconds=round(seconds, 2), peak_rss_mb=round(peak_rss_mb()),
-                rss_before_mb=round(base))
+    return {'pairs': pairs, 'seconds': round(seconds, 2), 'peak_rss_mb': round(peak_rss_mb()),
+            'rss_before_mb': round(base)}
 
 
 def framework(fw):
@@ -144,9 +144,9 @@ def training(fw, data_dir, naive, num_examples, batch_size):
     start = time.perf_counter()
     d2l.evaluate_accuracy_gpu(net, test_iter)
     eval_rate = len(dataset) / (time.perf_counter() - start)
-    return dict(examples=len(dataset), batch_size=batch_size,
-                train_examples_per_sec=round(metrics['examples_per_sec'], 1),
-                eval_examples_per_sec=round(eval_rate, 1))
+    return {'examples': len(dataset), 'batch_size': batch_size,
+            'train_examples_per_sec': round(metrics['examples_per_sec'], 1),
+            'eval_examples_per_sec': round(eval_rate, 1)}
 
 
 def run_worker(args):
@@ -162,7 +162,7 @@ def measure(task, fw, naive, data_dir, examples, batch_size):
     cmd = [sys.executable, '-m', 'd2lmini.bench', '--worker', '--task', task,
            '--framework', fw, '--data-dir', data_dir, '--examples', str(examples),
            '--batch-size', str(batch_size)] + (['--naive'] if naive else [])
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
     if out.returncode or not lines:
         raise RuntimeError(f'benchmark step {task}/{fw} failed:\n{out.stderr[-3000:]}')
@@ -188,8 +188,8 @@ def main(argv=None):
         start = time.perf_counter()
         snligen.write_snli_sized(os.path.join(data_dir, 'snli_1.0_train.txt'), args.pairs)
         write_vocab(data_dir)
-        print(json.dumps(dict(step='generate', pairs=args.pairs,
-                              seconds=round(time.perf_counter() - start, 2))), flush=True)
+        print(json.dumps({'step': 'generate', 'pairs': args.pairs,
+                          'seconds': round(time.perf_counter() - start, 2)}), flush=True)
         for fw in args.frameworks.split(','):
             for task in args.tasks.split(','):
                 pair = {}
@@ -203,7 +203,7 @@ def main(argv=None):
                 key = 'seconds' if task == 'dataset' else 'train_examples_per_sec'
                 b, d = pair['baseline'][key], pair['d2lmini'][key]
                 speedup = b / d if task == 'dataset' else d / b
-                summary = dict(framework=fw, task=task, speedup=round(speedup, 2))
+                summary = {'framework': fw, 'task': task, 'speedup': round(speedup, 2)}
                 if task == 'dataset':
                     rss = pair['d2lmini']['peak_rss_mb']
                     summary['speedup_vs_book'] = round(BOOK['dataset_seconds'] / d, 1)

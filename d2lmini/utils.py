@@ -91,8 +91,8 @@ class Animator:
 
         self.fig, self.ax = plt.subplots(figsize=figsize)
         plt.close(self.fig)  # shown through our handle only, not again at the end of the cell
-        self.labels = dict(xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim,
-                           xscale=xscale, yscale=yscale)
+        self.labels = {'xlabel': xlabel, 'ylabel': ylabel, 'xlim': xlim, 'ylim': ylim,
+                       'xscale': xscale, 'yscale': yscale}
         self.legend, self.fmts = legend or [], fmts
         self.X, self.Y = None, None
         self.handle = None

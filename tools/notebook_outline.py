@@ -85,8 +85,8 @@ from d2lmini import mxnet as d2l
 
 # isort: split
 import mxnet as mx
-import numpy as onp  # plain numpy; np below is MXNet's numpy interface
-from mxnet import gluon, init, np, npx
+import numpy as onp  # plain numpy (d2lmini.mxnet's `np` is MXNet's numpy interface)
+from mxnet import gluon, init
 from mxnet.gluon import nn
 '''),
 md('''
@@ -111,12 +111,12 @@ if MODE not in ('reduced', 'full'):
 full = MODE == 'full'
 DATA = 'SNLI' if full else 'snli-mini'
 CHECKPOINT = os.environ.get('D2LMINI_CHECKPOINT', 'bert.small' if full else 'bert.mini')
-BATCH_SIZE = int(os.environ.get('D2LMINI_BATCH_SIZE', 512 if full else 64))
-MAX_LEN = int(os.environ.get('D2LMINI_MAX_LEN', 128))
-NUM_EPOCHS = int(os.environ.get('D2LMINI_EPOCHS', 5))
-LR = float(os.environ.get('D2LMINI_LR', 1e-4 if full else 1e-3))
-TRAIN_SUBSET = int(os.environ.get('D2LMINI_TRAIN_SUBSET', 0))  # 0: every training pair
-SEED = int(os.environ.get('D2LMINI_SEED', 0))
+BATCH_SIZE = int(os.environ.get('D2LMINI_BATCH_SIZE', '512' if full else '64'))
+MAX_LEN = int(os.environ.get('D2LMINI_MAX_LEN', '128'))
+NUM_EPOCHS = int(os.environ.get('D2LMINI_EPOCHS', '5'))
+LR = float(os.environ.get('D2LMINI_LR', '1e-4' if full else '1e-3'))
+TRAIN_SUBSET = int(os.environ.get('D2LMINI_TRAIN_SUBSET', '0'))  # 0: every training pair
+SEED = int(os.environ.get('D2LMINI_SEED', '0'))
 print(f'mode: {MODE}, data: {DATA}, checkpoint: {CHECKPOINT}, batch size: {BATCH_SIZE}, '
       f'max_len: {MAX_LEN}, epochs: {NUM_EPOCHS}, learning rate: {LR}')
 ''', tags=('parameters',)),
