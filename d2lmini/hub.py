@@ -1,4 +1,5 @@
-"""Data hub: fetch named files (web or bundled), verify their sha1, and unpack archives safely.
+"""Data hub: fetch named files (web or bundled), verify their sha1, and unpack archives safely;
+check that a checkpoint's parameters fit a model.
 
 Downloads go through pooch, which writes to a temporary file and moves it into place only after
 the sha1 matched, so a failed or interrupted download never leaves a file that looks cached.
@@ -208,3 +209,54 @@ def download_extract(name, folder=None, hub=None):
         shutil.rmtree(tmp, ignore_errors=True)
     marker.write_text(sha1 + '\n')
     return str(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints, for both frameworks
+
+# The hyperparameters each checkpoint was pretrained with; the model must be built with them.
+BERT_CONFIGS = {
+    'bert.mini': {'num_hiddens': 128, 'ffn_num_hiddens': 256, 'num_heads': 2, 'num_blks': 2,
+                  'dropout': 0.1, 'max_len': 128},
+    'bert.small': {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
+                   'dropout': 0.1, 'max_len': 512},
+    'bert.base': {'num_hiddens': 768, 'ffn_num_hiddens': 3072, 'num_heads': 12, 'num_blks': 12,
+                  'dropout': 0.1, 'max_len': 512},
+}
+
+
+def _shapes(names, params):
+    return ''.join(f'\n    {name} {tuple(params[name].shape)}' for name in names)
+
+
+def check_params(path, params, expected):
+    """Raise one ValueError naming every parameter of the checkpoint file `path` that does not
+    fit the model: missing, unexpected or wrongly shaped. `params` (the file's) and `expected`
+    (the model's) map parameter names to anything with a `shape`."""
+    key = 'encoder.token_embedding.weight'
+    if key in params and params[key].shape[0] != expected[key].shape[0]:
+        raise ValueError(
+            f'{path} embeds {params[key].shape[0]} tokens but the model was built for a '
+            f'vocabulary of {expected[key].shape[0]}: build it with vocab_size=len(vocab) for '
+            f'the vocab.json beside pretrained.params; if that is what you did, the two files '
+            f'come from different checkpoints (delete the folder and download it again)')
+    problems = []
+    missing = [k for k in expected if k not in params]
+    unexpected = [k for k in params if k not in expected]
+    wrong = [k for k in expected
+             if k in params and tuple(params[k].shape) != tuple(expected[k].shape)]
+    if missing:
+        problems.append('missing from the checkpoint (name, shape the model needs):'
+                        + _shapes(missing, expected))
+    if unexpected:
+        problems.append('in the checkpoint but not in the model (name, shape):'
+                        + _shapes(unexpected, params))
+    if wrong:
+        problems.append('wrong shape (name, checkpoint shape -> model shape):' + ''.join(
+            f'\n    {k} {tuple(params[k].shape)} -> {tuple(expected[k].shape)}' for k in wrong))
+    if problems:
+        raise ValueError(
+            f'{path} does not fit the model:\n  ' + '\n  '.join(problems) + '\nBuild the model '
+            'with the hyperparameters the checkpoint was pretrained with (d2l.BERT_CONFIGS '
+            'lists them for the hub checkpoints): num_blks sets the number of blocks, '
+            'num_hiddens, ffn_num_hiddens and max_len the shapes.')

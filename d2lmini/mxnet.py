@@ -30,12 +30,13 @@ def _use_every_core():
         return
     if 'mxnet' not in sys.modules:
         os.environ['MXNET_OMP_MAX_THREADS'] = str(cores)
-    elif cores > max(1, len(os.sched_getaffinity(0)) // 2):
+        return
+    mxnet_threads = max(1, len(os.sched_getaffinity(0)) // 2)  # MXNet's own choice
+    if cores > mxnet_threads:
         warnings.warn(
-            f'mxnet was imported before d2lmini.mxnet, so its operators use '
-            f'{max(1, len(os.sched_getaffinity(0)) // 2)} of the {cores} cores: import '
-            f'd2lmini.mxnet first, or set MXNET_OMP_MAX_THREADS={cores} before starting Python',
-            stacklevel=3)
+            f'mxnet was imported before d2lmini.mxnet, so its operators use {mxnet_threads} of '
+            f'the {cores} cores: import d2lmini.mxnet first, or set '
+            f'MXNET_OMP_MAX_THREADS={cores} before starting Python', stacklevel=3)
 
 
 _use_every_core()
@@ -110,15 +111,7 @@ def download_extract(name, folder=None):
     return hub.download_extract(name, folder, hub=DATA_HUB)
 
 
-# The hyperparameters each checkpoint was pretrained with; the model must be built with them.
-BERT_CONFIGS = {
-    'bert.mini': {'num_hiddens': 128, 'ffn_num_hiddens': 256, 'num_heads': 2, 'num_blks': 2,
-                  'dropout': 0.1, 'max_len': 128},
-    'bert.small': {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
-                   'dropout': 0.1, 'max_len': 512},
-    'bert.base': {'num_hiddens': 768, 'ffn_num_hiddens': 3072, 'num_heads': 12, 'num_blks': 12,
-                  'dropout': 0.1, 'max_len': 512},
-}
+BERT_CONFIGS = hub.BERT_CONFIGS  # each checkpoint's hyperparameters: build the model with them
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,10 +326,6 @@ def _read_params(path):
     return legacy
 
 
-def _shapes(names, params):
-    return ''.join(f'\n    {name} {tuple(params[name].shape)}' for name in names)
-
-
 def load_bert_params(bert, path):
     """Load a checkpoint's `pretrained.params` into `bert`, after checking every name and shape.
 
@@ -351,32 +340,7 @@ def load_bert_params(bert, path):
     # Gluon's structural names ("encoder.blks.0.ffn.dense1.weight"), the ones save_parameters
     # writes; MXNet 1.9.1 is the last release, so this private helper stays as it is.
     expected = bert._collect_params_with_prefix()
-    key = 'encoder.token_embedding.weight'
-    if key in params and len(params[key]) != expected[key].shape[0]:
-        raise ValueError(
-            f'{path} embeds {len(params[key])} tokens but the model was built for a vocabulary '
-            f'of {expected[key].shape[0]}: build it with vocab_size=len(vocab) for the vocab.json '
-            f'beside pretrained.params; if that is what you did, the two files come from '
-            f'different checkpoints (delete the folder and download it again)')
-    problems = []
-    missing = [k for k in expected if k not in params]
-    unexpected = [k for k in params if k not in expected]
-    wrong = [k for k in expected if k in params and params[k].shape != expected[k].shape]
-    if missing:
-        problems.append('missing from the checkpoint (name, shape the model needs):'
-                        + _shapes(missing, expected))
-    if unexpected:
-        problems.append('in the checkpoint but not in the model (name, shape):'
-                        + _shapes(unexpected, params))
-    if wrong:
-        problems.append('wrong shape (name, checkpoint shape -> model shape):' + ''.join(
-            f'\n    {k} {tuple(params[k].shape)} -> {tuple(expected[k].shape)}' for k in wrong))
-    if problems:
-        raise ValueError(
-            f'{path} does not fit the model:\n  ' + '\n  '.join(problems) + '\nBuild the model '
-            'with the hyperparameters the checkpoint was pretrained with (d2l.BERT_CONFIGS '
-            'lists them for the hub checkpoints): num_blks sets the number of blocks, '
-            'num_hiddens, ffn_num_hiddens and max_len the shapes.')
+    hub.check_params(path, params, expected)
     for name, param in expected.items():
         # Initializes a parameter not yet initialized (on the CPU), else overwrites its data
         # on the devices it lives on, as load_parameters does; other float types are cast, as

@@ -73,15 +73,7 @@ def download_extract(name, folder=None):
     return hub.download_extract(name, folder, hub=DATA_HUB)
 
 
-# The hyperparameters each checkpoint was pretrained with; the model must be built with them.
-BERT_CONFIGS = {
-    'bert.mini': {'num_hiddens': 128, 'ffn_num_hiddens': 256, 'num_heads': 2, 'num_blks': 2,
-                  'dropout': 0.1, 'max_len': 128},
-    'bert.small': {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
-                   'dropout': 0.1, 'max_len': 512},
-    'bert.base': {'num_hiddens': 768, 'ffn_num_hiddens': 3072, 'num_heads': 12, 'num_blks': 12,
-                  'dropout': 0.1, 'max_len': 512},
-}
+BERT_CONFIGS = hub.BERT_CONFIGS  # each checkpoint's hyperparameters: build the model with them
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,10 +244,6 @@ class BERTModel(nn.Module):
 # ---------------------------------------------------------------------------------------------
 # Loading a pretrained BERT
 
-def _shapes(names, params):
-    return ''.join(f'\n    {name} {tuple(params[name].shape)}' for name in names)
-
-
 def load_bert_params(bert, path):
     """Load a checkpoint's `pretrained.params` into `bert`, after checking every name and shape.
 
@@ -281,32 +269,7 @@ def load_bert_params(bert, path):
         raise ValueError(f'{path} holds a {type(params).__name__}, not a dict of named tensors '
                          f'(a state_dict); it is not a BERT checkpoint')
     expected = bert.state_dict()
-    key = 'encoder.token_embedding.weight'
-    if key in params and len(params[key]) != len(expected[key]):
-        raise ValueError(
-            f'{path} embeds {len(params[key])} tokens but the model was built for a vocabulary '
-            f'of {len(expected[key])}: build it with vocab_size=len(vocab) for the vocab.json '
-            f'beside pretrained.params; if that is what you did, the two files come from '
-            f'different checkpoints (delete the folder and download it again)')
-    problems = []
-    missing = [k for k in expected if k not in params]
-    unexpected = [k for k in params if k not in expected]
-    wrong = [k for k in expected if k in params and params[k].shape != expected[k].shape]
-    if missing:
-        problems.append('missing from the checkpoint (name, shape the model needs):'
-                        + _shapes(missing, expected))
-    if unexpected:
-        problems.append('in the checkpoint but not in the model (name, shape):'
-                        + _shapes(unexpected, params))
-    if wrong:
-        problems.append('wrong shape (name, checkpoint shape -> model shape):' + ''.join(
-            f'\n    {k} {tuple(params[k].shape)} -> {tuple(expected[k].shape)}' for k in wrong))
-    if problems:
-        raise ValueError(
-            f'{path} does not fit the model:\n  ' + '\n  '.join(problems) + '\nBuild the model '
-            'with the hyperparameters the checkpoint was pretrained with (d2l.BERT_CONFIGS '
-            'lists them for the hub checkpoints): num_blks sets the number of blocks, '
-            'num_hiddens, ffn_num_hiddens and max_len the shapes.')
+    hub.check_params(path, params, expected)
     bert.load_state_dict(params)
 
 
