@@ -116,9 +116,15 @@ def torch_params_bytes(params):
 def read_gluon_params(path):
     """The numpy arrays of an MXNet parameter file (save_parameters), by name."""
     # d2lmini.mxnet rather than mxnet: it silences MXNet's import noise, sets numpy semantics
-    # and gives PyTorch its threads back. Imported here: see the module docstring.
-    from .mxnet import npx
-    return {k: v.asnumpy() for k, v in npx.load(path).items()}
+    # and gives PyTorch its threads back. Its reader is load_bert_params's: files of MXNet's
+    # older ndarray API load too, and bad files get errors that say what to do. Imported here:
+    # see the module docstring.
+    from .mxnet import _read_params
+    params = _read_params(path)
+    if not isinstance(params, dict):
+        raise ValueError(  # noqa: TRY004 (one error type for every unusable checkpoint)
+            f'{path} holds unnamed arrays, not the named parameters of a BERT')
+    return {k: v.asnumpy() for k, v in params.items()}
 
 
 def gluon_params_bytes(params):
@@ -136,16 +142,20 @@ def gluon_params_bytes(params):
 # Checkpoint zips: <folder>/vocab.json and <folder>/pretrained.params, the book's layout, where
 # the folder of a PyTorch checkpoint ends in .torch (bert.small.torch/) and of MXNet's does not.
 
+def _checkpoint_folder(zf, path):
+    """The one folder of the open checkpoint zip `zf`; reads the listing only."""
+    files = [info.filename for info in zf.infolist() if not info.is_dir()]
+    folders = {name.split('/')[0] for name in files}
+    names = sorted(name.split('/', 1)[-1] for name in files)
+    if len(folders) != 1 or names != ['pretrained.params', 'vocab.json']:
+        raise ValueError(f'{path} is not a BERT checkpoint zip: expected one folder with '
+                         f'vocab.json and pretrained.params, found {files}')
+    return folders.pop()
+
+
 def _read_checkpoint_zip(path):
     with zipfile.ZipFile(path) as zf:
-        files = [info for info in zf.infolist() if not info.is_dir()]
-        folders = {info.filename.split('/')[0] for info in files}
-        names = sorted(info.filename.split('/', 1)[-1] for info in files)
-        if len(folders) != 1 or names != ['pretrained.params', 'vocab.json']:
-            raise ValueError(f'{path} is not a BERT checkpoint zip: expected one folder with '
-                             f'vocab.json and pretrained.params, found '
-                             f'{[info.filename for info in files]}')
-        folder = folders.pop()
+        folder = _checkpoint_folder(zf, path)
         return folder, zf.read(f'{folder}/vocab.json'), zf.read(f'{folder}/pretrained.params')
 
 
@@ -196,7 +206,8 @@ def main(argv=None):
         sys.exit('usage: python -m d2lmini.convert CHECKPOINT.zip OUT_DIR\n'
                  '  <name>.torch.zip (PyTorch) becomes OUT_DIR/<name>.zip (MXNet), and back')
     src, out_dir = argv
-    folder = _read_checkpoint_zip(src)[0]
+    with zipfile.ZipFile(src) as zf:
+        folder = _checkpoint_folder(zf, src)
     write = write_gluon_zip if folder.endswith('.torch') else write_torch_zip
     path = write(src, out_dir)
     with open(path, 'rb') as f:

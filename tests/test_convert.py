@@ -139,6 +139,24 @@ def _extract(zip_path, folder):
         return str(folder / next(n for n in zf.namelist() if n.endswith('pretrained.params')))
 
 
+def test_legacy_ndarray_checkpoint_converts_to_torch(tmp_path):
+    # A Gluon file of MXNet's older ndarray API (no numpy semantics), as load_bert_params reads
+    net = torch_bert()
+    arrays = convert.torch_to_gluon({k: v.numpy() for k, v in net.state_dict().items()})
+    mx = d2l_mx.mx
+    with mx.util.np_array(False), mx.util.np_shape(False):
+        mx.nd.save(str(tmp_path / 'legacy.params'), {k: mx.nd.array(v, dtype=v.dtype)
+                                                     for k, v in arrays.items()})
+    legacy = tmp_path / 'bert.test.zip'
+    with zipfile.ZipFile(legacy, 'w') as zf:
+        zf.writestr('bert.test/vocab.json', json.dumps(TOKENS))
+        zf.write(tmp_path / 'legacy.params', 'bert.test/pretrained.params')
+    (tmp_path / 'pt').mkdir()
+    state = torch_state(convert.write_torch_zip(str(legacy), str(tmp_path / 'pt')))
+    for key, value in net.state_dict().items():
+        assert torch.equal(state[key], value)
+
+
 def test_conversion_is_reproducible(tmp_path):
     source = torch_zip(tmp_path, torch_bert())
     (tmp_path / 'again').mkdir()
