@@ -11,7 +11,6 @@ This is the only module that uses both frameworks. MXNet is imported only when a
 read or written, as importing it slows PyTorch down in processes that do not restore PyTorch's
 thread count (d2lmini.mxnet does).
 """
-import hashlib
 import io
 import os
 import re
@@ -20,6 +19,8 @@ import tempfile
 import zipfile
 
 import torch
+
+from . import hub
 
 # Every parameter of BERTModel: PyTorch state_dict key, Gluon parameter name (the name
 # save_parameters writes); {i} stands for a block number. Gluon names LayerNorm's parameters
@@ -160,15 +161,8 @@ def _read_checkpoint_zip(path):
 
 
 def _write_checkpoint_zip(path, folder, vocab_json, params):
-    """Fixed timestamps, order and permissions: the same content gives the same bytes."""
-    with zipfile.ZipFile(path, 'w') as zf:
-        for name, data in (('vocab.json', vocab_json), ('pretrained.params', params)):
-            info = zipfile.ZipInfo(f'{folder}/{name}', date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, on every platform
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
-    return path
+    return hub.write_zip(path, {f'{folder}/vocab.json': vocab_json,
+                                f'{folder}/pretrained.params': params})
 
 
 def write_gluon_zip(torch_zip, out_dir):
@@ -210,8 +204,7 @@ def main(argv=None):
         folder = _checkpoint_folder(zf, src)
     write = write_gluon_zip if folder.endswith('.torch') else write_torch_zip
     path = write(src, out_dir)
-    with open(path, 'rb') as f:
-        print(f'wrote {path}: sha1 {hashlib.sha1(f.read()).hexdigest()}')
+    print(f'wrote {path}: sha1 {hub.sha1_of(path)}')
 
 
 if __name__ == '__main__':

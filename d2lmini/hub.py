@@ -1,5 +1,5 @@
 """Data hub: fetch named files (web or bundled), verify their sha1, and unpack archives safely;
-check that a checkpoint's parameters fit a model.
+write reproducible zips of the bundled files; check that a checkpoint's parameters fit a model.
 
 Downloads go through pooch, which writes to a temporary file and moves it into place only after
 the sha1 matched, so a failed or interrupted download never leaves a file that looks cached.
@@ -121,7 +121,7 @@ def download(name_or_url, folder=None, sha1_hash=None, hub=None):
     sha1, fname = sha1.lower(), url.rsplit('/', 1)[-1]
     path = Path(folder if folder is not None else data_dir()) / fname
     if path.exists():
-        if pooch.file_hash(str(path), alg='sha1') == sha1:
+        if sha1_of(path) == sha1:
             return str(path)  # cache hit: no network at all
         # Wrong content is never useful; dropping it means a failed refetch leaves nothing behind.
         path.unlink()
@@ -209,6 +209,26 @@ def download_extract(name, folder=None, hub=None):
         shutil.rmtree(tmp, ignore_errors=True)
     marker.write_text(sha1 + '\n')
     return str(target)
+
+
+def sha1_of(path):
+    """The sha1 of a file's content, as DATA_HUB lists it."""
+    return pooch.file_hash(str(path), alg='sha1')
+
+
+def write_zip(path, files, compresslevel=None):
+    """Write `files` ({name in the zip: bytes}, in that order) as the zip `path` and return
+    `path`. Fixed timestamps and permissions make the same content give the same bytes; the
+    zip is written under a temporary name and renamed, so a half-written one never shows."""
+    with zipfile.ZipFile(f'{path}.tmp', 'w') as zf:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix on every system, for the permission bits below
+            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+            zf.writestr(info, data, compresslevel=compresslevel)
+    os.replace(f'{path}.tmp', path)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ d2l = sys.modules[__name__]
 
 DATA_HUB = dict(hub.DATA_HUB)
 DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.zip'),
-                         '96011d02ab7c3cfb4569ac33166613fce2fc4652')
+                         '7ce8019eda7c0215c123542b1fb16bafcd3bfd69')
 DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.zip',
                           'a4e718a47137ccd1809c9107ab4f5edd317bae2c')
 DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.zip',

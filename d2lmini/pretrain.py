@@ -8,7 +8,6 @@ fine-tuning meets no unknown words. Everything is seeded and runs on one CPU thr
 rebuild on the same machine writes the same bytes.
 """
 import copy
-import hashlib
 import io
 import itertools
 import json
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import snligen
+from . import hub, snligen
 from . import torch as d2l
 from .convert import write_gluon_zip
 from .snli import read_snli_file
@@ -46,8 +45,7 @@ def snli_sentences(snli_zip):
             zf.extractall(tmp)
         sentences = []
         for split in ('train', 'dev', 'test'):
-            [path] = [os.path.join(root, f) for root, _, files in os.walk(tmp) for f in files
-                      if f == f'snli_1.0_{split}.txt']
+            path = os.path.join(tmp, 'snli-mini', f'snli_1.0_{split}.txt')  # snligen's layout
             premises, hypotheses, _ = read_snli_file(path)
             sentences += premises + hypotheses
     return sentences
@@ -159,21 +157,12 @@ def pretraining_accuracy(net, paragraphs, vocab, seed, max_len=64):
 
 
 def zip_checkpoint(path, folder, vocab, state_dict):
-    """Write <folder>/vocab.json and <folder>/pretrained.params into a zip with fixed
-    timestamps, order and permissions, so the same content gives the same bytes."""
+    """Write <folder>/vocab.json and <folder>/pretrained.params as a reproducible zip."""
     params = io.BytesIO()
     torch.save(state_dict, params)
-    files = [('vocab.json', json.dumps(vocab.idx_to_token, ensure_ascii=False).encode()),
-             ('pretrained.params', params.getvalue())]
-    with zipfile.ZipFile(path + '.tmp', 'w') as zf:
-        for name, data in files:
-            info = zipfile.ZipInfo(f'{folder}/{name}', date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, on every system, for the permission bits below
-            info.external_attr = 0o100644 << 16
-            zf.writestr(info, data)
-    os.replace(path + '.tmp', path)  # never a half-written checkpoint under the real name
-    return path
+    return hub.write_zip(path, {
+        f'{folder}/vocab.json': json.dumps(vocab.idx_to_token, ensure_ascii=False).encode(),
+        f'{folder}/pretrained.params': params.getvalue()})
 
 
 def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=20000,
@@ -210,22 +199,17 @@ def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=2
     return zip_checkpoint(path, f'{NAME}.torch', vocab, net.state_dict())
 
 
-def sha1_of(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha1(f.read()).hexdigest()
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         sys.exit('usage: python -m d2lmini.pretrain OUT_DIR   (e.g. d2lmini/data)')
     torch.use_deterministic_algorithms(True)
     path = build_torch_checkpoint(argv[0])
-    print(f'wrote {path}: {os.path.getsize(path)} bytes, sha1 {sha1_of(path)} '
+    print(f'wrote {path}: {os.path.getsize(path)} bytes, sha1 {hub.sha1_of(path)} '
           f"(put it in DATA_HUB['{NAME}'] of d2lmini/torch.py)")
     # The MXNet checkpoint is the same weights, converted; MXNet is imported only now.
     path = write_gluon_zip(path, argv[0])
-    print(f'wrote {path}: {os.path.getsize(path)} bytes, sha1 {sha1_of(path)} '
+    print(f'wrote {path}: {os.path.getsize(path)} bytes, sha1 {hub.sha1_of(path)} '
           f"(put it in DATA_HUB['{NAME}'] of d2lmini/mxnet.py)")
 
 

@@ -17,20 +17,17 @@ files for the benchmark.
 
     python -m d2lmini.snligen OUTDIR     writes OUTDIR/snli-mini.zip, prints its sha1
 """
-import hashlib
-import io
 import os
 import random
 import sys
-import zipfile
 from collections import namedtuple
 
 import numpy as np
 
-from d2lmini.snli import HEADER
+from d2lmini import hub
+from d2lmini.snli import HEADER, LABELS
 
 ENTAILMENT, CONTRADICTION, NEUTRAL = LABEL_IDS = (0, 1, 2)
-_GOLD = ('entailment', 'contradiction', 'neutral')
 SPLIT_TRIPLES = {'train': 2000, 'dev': 167, 'test': 167}
 
 # ---------------------------------------------------------------- lexicon ---
@@ -648,8 +645,8 @@ def _premise_form(rng):
 
 def _annotations(rng, label, validated):
     """(gold_label, label1..label5): the writer's label first, then four validators'."""
-    intended = _GOLD[label]
-    others = [g for g in _GOLD if g != intended]
+    intended = LABELS[label]
+    others = [g for g in LABELS if g != intended]
     if rng.random() < 0.015:  # no label reaches 3 of 5 votes: SNLI's gold label "-"
         rest = [intended] + others + [rng.choice(others)]  # counts 2, 2, 1
         rng.shuffle(rest)
@@ -689,7 +686,7 @@ def split_rows(split, seed=0, seen=None):
             gold, votes = _annotations(rng, label, rng.random() < validated_share)
             caption_id = f'{image}.jpg#{caption}'
             rows.append([gold, p_cols[0], h_cols[0], p_cols[1], h_cols[1], p_cols[2], h_cols[2],
-                         caption_id, f'{caption_id}r1{_GOLD[label][0]}'] + votes)
+                         caption_id, f'{caption_id}r1{LABELS[label][0]}'] + votes)
     return rows
 
 
@@ -705,21 +702,11 @@ def snli_texts(seed=0):
 
 def write_snli_zip(out_dir, seed=0):
     """Write `out_dir/snli-mini.zip` byte for byte reproducibly and return its sha1."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, 'w') as zf:
-        for split, text in snli_texts(seed).items():
-            info = zipfile.ZipInfo(f'snli-mini/snli_1.0_{split}.txt', date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so that the permission bits below mean the same
-            info.external_attr = 0o100644 << 16
-            zf.writestr(info, text.encode('utf-8'), compresslevel=9)
-    data = buf.getvalue()
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, 'snli-mini.zip')
-    with open(path + '.tmp', 'wb') as f:
-        f.write(data)
-    os.replace(path + '.tmp', path)
-    return hashlib.sha1(data).hexdigest()
+    files = {f'snli-mini/snli_1.0_{split}.txt': text.encode('utf-8')
+             for split, text in snli_texts(seed).items()}
+    return hub.sha1_of(hub.write_zip(os.path.join(out_dir, 'snli-mini.zip'), files,
+                                     compresslevel=9))
 
 
 # ---------------------------------------------------- pretraining corpus ---
@@ -769,9 +756,9 @@ def write_snli_sized(path, num_rows, seed=0, max_len=82):
     h_var = rng.integers(0, 16, num_rows)
     gold = rng.integers(0, 3, num_rows)
     gold[rng.random(num_rows) < 0.0014] = 3
-    names = [*_GOLD, '-']
+    names = [*LABELS, '-']
     no_majority = 'neutral\tentailment\tcontradiction\tneutral\tentailment'
-    votes = [f'{g}\t\t\t\t' for g in _GOLD] + [no_majority]
+    votes = [f'{g}\t\t\t\t' for g in LABELS] + [no_majority]
     with open(path, 'w', encoding='utf-8') as f:
         f.write(HEADER + '\n')
         for lo in range(0, num_rows, 50_000):

@@ -2,6 +2,7 @@
 import hashlib
 import io
 import socket
+import stat
 import tarfile
 import threading
 import time
@@ -289,3 +290,21 @@ def test_non_archive_is_refused_before_download(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match='only .zip, .tar'):
         hub.download_extract('x', hub={'x': ('http://127.0.0.1:9/x.bin', GOOD_SHA1)})
     assert not (tmp_path / 'data').exists() or list((tmp_path / 'data').iterdir()) == []
+
+
+def test_write_zip_is_reproducible_and_leaves_no_temporary_file(tmp_path):
+    files = {'pack/b.txt': b'second', 'pack/a.txt': b'first' * 100}
+    first = hub.write_zip(str(tmp_path / 'one.zip'), files)
+    time.sleep(1.1)  # a later clock must not change the bytes
+    second = hub.write_zip(str(tmp_path / 'two.zip'), files, compresslevel=9)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['one.zip', 'two.zip']
+    with open(first, 'rb') as f:
+        data = f.read()
+    assert hub.sha1_of(first) == hashlib.sha1(data).hexdigest()
+    with zipfile.ZipFile(first) as zf:
+        assert zf.namelist() == ['pack/b.txt', 'pack/a.txt']  # in the given order
+        assert all(stat.S_ISREG(info.external_attr >> 16) for info in zf.infolist())
+        assert zf.read('pack/a.txt') == b'first' * 100
+    assert Path(hub.write_zip(str(tmp_path / 'three.zip'), files)).read_bytes() == data
+    with zipfile.ZipFile(second) as zf:
+        assert zf.read('pack/b.txt') == b'second'
