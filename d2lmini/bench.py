@@ -15,12 +15,11 @@ import tempfile
 import time
 
 from . import snligen
+from .hub import BERT_CONFIGS
 from .snli import read_snli
-from .text import Vocab, get_tokens_and_segments, truncate_pair_of_tokens
+from .text import RESERVED, Vocab, get_tokens_and_segments, truncate_pair_of_tokens
 
-# The bert.small shape of the book's section
-SMALL = {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
-         'dropout': 0.1, 'max_len': 512}
+SMALL = BERT_CONFIGS['bert.small']  # the shape of the book's section
 MAX_LEN = 128
 # The book's own code on the 2-core development machine (issue 5): SNLIBERTDataset for 548k
 # pairs, and one bert.small fine-tuning step padded to 128 tokens at batch 128.
@@ -47,8 +46,7 @@ def write_vocab(data_dir):
     """A vocabulary of the generated words, as a checkpoint's vocab.json would bring it."""
     premises, hypotheses, _ = read_snli(data_dir, is_train=True)
     words = ' '.join(premises + hypotheses).lower().split()
-    Vocab([words], reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>']).save(
-        os.path.join(data_dir, 'vocab.json'))
+    Vocab([words], reserved_tokens=RESERVED).save(os.path.join(data_dir, 'vocab.json'))
 
 
 def read_vocab(data_dir):
@@ -95,6 +93,8 @@ def framework(fw):
 def untrimmed_batches(fw, dataset, batch_size, shuffle):
     """Baseline batches: random order, every pair padded to max_len."""
     import numpy as np
+    if fw != 'torch':
+        from mxnet import np as mnp  # the model takes MXNet arrays
     order = np.arange(len(dataset))
     if shuffle:
         order = np.random.default_rng(0).permutation(order)
@@ -103,10 +103,9 @@ def untrimmed_batches(fw, dataset, batch_size, shuffle):
         (tokens, segments, valid_lens), labels = dataset[order[lo:lo + batch_size].tolist()]
         if fw == 'torch':  # torch embeddings want int64 ids, as trim_batch makes them
             tokens, segments = tokens.long(), segments.long()
-        else:  # the MXNet dataset holds numpy arrays; the model takes MXNet ones
-            from mxnet import np
-            tokens, segments = np.array(tokens, dtype='int64'), np.array(segments, dtype='int64')
-            valid_lens, labels = np.array(valid_lens), np.array(labels)
+        else:  # the MXNet dataset holds numpy arrays
+            tokens, segments = mnp.array(tokens, dtype='int64'), mnp.array(segments, dtype='int64')
+            valid_lens, labels = mnp.array(valid_lens), mnp.array(labels)
         batches.append(((tokens, segments, valid_lens), labels))
     return batches
 

@@ -25,9 +25,8 @@ from . import hub, snligen
 from . import torch as d2l
 from .convert import write_gluon_zip
 from .snli import read_snli_file
-from .text import Vocab, bucket_batches, pack_pairs
+from .text import RESERVED, Vocab, bucket_batches, pack_pairs
 
-RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']
 NAME = 'bert.mini'
 
 

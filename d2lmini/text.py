@@ -20,6 +20,9 @@ def tokenize(lines, token='word'):
     raise ValueError(f"unknown token type {token!r}: use 'word' or 'char'")
 
 
+RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']  # BERT's special tokens, after <unk>
+
+
 class Vocab:
     """Map tokens to indices and back; unknown tokens map to `<unk>`.
 
