@@ -383,11 +383,15 @@ def _to(X, device):
     return X.to(device)
 
 
+def _device_of(net):
+    return next(iter(net.parameters())).device
+
+
 def evaluate_accuracy_gpu(net, data_iter, device=None):
     """Accuracy of `net` over all batches of `data_iter`, in evaluation mode, without
     gradients; on `device`, by default the one holding the model."""
     if device is None:
-        device = next(iter(net.parameters())).device
+        device = _device_of(net)
     net.eval()
     metric = Accumulator(2)  # correct predictions, examples
     with torch.no_grad():
@@ -462,5 +466,5 @@ def predict_snli(net, vocab, premise, hypothesis, max_len=128):
     X, _ = trim_batch((packed, None))
     net.eval()
     with torch.no_grad():
-        probs = torch.softmax(net(_to(X, next(iter(net.parameters())).device)), dim=1)[0]
+        probs = torch.softmax(net(_to(X, _device_of(net))), dim=1)[0]
     return LABELS[int(probs.argmax())], dict(zip(LABELS, probs.tolist()))
