@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed      ## execute every notebook on the bundled data into build/
-	$(PY) -m d2lmini.runbook notebooks build
+	$(PY) -m tools.runbook notebooks build
 
 test: $(VENV)/.installed     ## the whole test suite, notebooks included (nbval)
 	$(PY) -m pytest
@@ -21,16 +21,16 @@ lab: $(VENV)/.installed      ## open the notebooks in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks
 
 notebooks: $(VENV)/.installed  ## re-execute the notebooks in place (stored outputs)
-	$(PY) -m d2lmini.runbook notebooks build --in-place
+	$(PY) -m tools.runbook notebooks build --in-place
 
 bench: $(VENV)/.installed    ## speed and memory benchmark (JSON lines)
-	$(PY) -m d2lmini.bench
+	$(PY) -m tools.bench
 
 data: $(VENV)/.installed     ## rebuild the bundled reduced SNLI zip
-	$(PY) -m d2lmini.snligen d2lmini/data
+	$(PY) -m tools.snligen d2lmini/data
 
 checkpoints: $(VENV)/.installed  ## rebuild the bundled bert.mini checkpoints (both frameworks)
-	$(PY) -m d2lmini.pretrain d2lmini/data
+	$(PY) -m tools.pretrain d2lmini/data
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check d2lmini tests notebooks tools

@@ -8,8 +8,8 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from d2lmini import utils
-from d2lmini.runbook import CurrentEnvKernel
 from d2lmini.utils import Accumulator, Animator, Timer
+from tools.runbook import CurrentEnvKernel
 
 
 def test_timer_records_each_run():

@@ -1,9 +1,9 @@
-"""Pretrain the bundled bert.mini checkpoint: `python -m d2lmini.pretrain d2lmini/data`.
+"""Pretrain the bundled bert.mini checkpoint: `python -m tools.pretrain d2lmini/data`.
 
 BERT's two pretraining tasks, as in the book: masked language modeling (15% of the tokens are
 picked; 80% of those become <mask>, 10% a random word, 10% stay) and next sentence prediction
 (half the pairs are consecutive sentences, half are not). The text comes from the generated
-corpus of d2lmini.snligen; the vocabulary also covers every word of the reduced SNLI, so that
+corpus of tools.snligen; the vocabulary also covers every word of the reduced SNLI, so that
 fine-tuning meets no unknown words. Everything is seeded and runs on one CPU thread, so a
 rebuild on the same machine writes the same bytes.
 """
@@ -21,11 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import hub, snligen
-from . import torch as d2l
-from .convert import write_gluon_zip
-from .snli import read_snli_file
-from .text import RESERVED, Vocab, bucket_batches, pack_pairs
+from d2lmini import hub
+from d2lmini import torch as d2l
+from d2lmini.convert import write_gluon_zip
+from d2lmini.snli import read_snli_file
+from d2lmini.text import RESERVED, Vocab, bucket_batches, pack_pairs
+
+from . import snligen
 
 NAME = 'bert.mini'
 
@@ -201,7 +203,7 @@ def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=2
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        sys.exit('usage: python -m d2lmini.pretrain OUT_DIR   (e.g. d2lmini/data)')
+        sys.exit('usage: python -m tools.pretrain OUT_DIR   (e.g. d2lmini/data)')
     torch.use_deterministic_algorithms(True)
     path = build_torch_checkpoint(argv[0])
     print(f'wrote {path}: {os.path.getsize(path)} bytes, sha1 {hub.sha1_of(path)} '

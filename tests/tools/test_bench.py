@@ -5,13 +5,16 @@ Only the shape of the report is checked here: speed is measured by `make bench`,
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_prints_each_measurement_and_the_ratios():
     out = subprocess.run(
-        [sys.executable, '-m', 'd2lmini.bench', '--pairs', '600', '--examples', '96',
+        [sys.executable, '-m', 'tools.bench', '--pairs', '600', '--examples', '96',
          '--batch-size', '32', '--frameworks', 'torch'],
-        capture_output=True, text=True, timeout=600, check=True)
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert lines[0]['step'] == 'generate' and lines[0]['pairs'] == 600
     rows = {(r.get('task'), r.get('variant')): r for r in lines[1:]}
@@ -23,6 +26,4 @@ def test_bench_prints_each_measurement_and_the_ratios():
         assert training['train_examples_per_sec'] > 0 and training['eval_examples_per_sec'] > 0
     summaries = [r for r in lines if 'speedup' in r]
     assert [s['task'] for s in summaries] == ['dataset', 'training']
-    for s in summaries:
-        assert s['speedup'] > 0 and s['speedup_vs_book'] > 0
-        assert isinstance(s['meets_target'], bool)
+    assert all(s['speedup'] > 0 for s in summaries) and summaries[1]['eval_speedup'] > 0

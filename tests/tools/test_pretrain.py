@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from d2lmini import pretrain, snligen
 from d2lmini import torch as d2l
 from d2lmini.text import pack_pairs
+from tools import pretrain, snligen
 
 TINY = {'num_hiddens': 16, 'ffn_num_hiddens': 32, 'num_heads': 2, 'num_blks': 2,
         'dropout': 0.1, 'max_len': 64}

@@ -1,6 +1,6 @@
 """Execute every notebook headlessly, as `make run` and `make notebooks` do.
 
-    python -m d2lmini.runbook notebooks build [--in-place]
+    python -m tools.runbook notebooks build [--in-place]
 
 Each notebooks/<framework>/<topic>.ipynb runs in a fresh kernel of this very Python, from its own
 folder and in reduced mode (unless D2LMINI_MODE is set), so no network is needed. The executed copy
@@ -101,7 +101,7 @@ def run_one(path, out_dir, timeout, in_place, roots):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m d2lmini.runbook',
+    parser = argparse.ArgumentParser(prog='python -m tools.runbook',
                                      description=__doc__.splitlines()[0])
     parser.add_argument('src', type=Path, help='folder of <framework>/<topic>.ipynb notebooks')
     parser.add_argument('out', type=Path, help='folder for the executed notebooks and HTML')

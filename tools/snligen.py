@@ -15,7 +15,7 @@ The same scenes, described several ways, make the corpus that bert.mini is
 pretrained on (`pretraining_corpus`); `write_snli_sized` writes SNLI-sized
 files for the benchmark.
 
-    python -m d2lmini.snligen OUTDIR     writes OUTDIR/snli-mini.zip, prints its sha1
+    python -m tools.snligen OUTDIR     writes OUTDIR/snli-mini.zip, prints its sha1
 """
 import os
 import random
@@ -795,7 +795,7 @@ def _sentence_pool(rng, max_len, variants):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        sys.exit('usage: python -m d2lmini.snligen OUTDIR   (writes OUTDIR/snli-mini.zip)')
+        sys.exit('usage: python -m tools.snligen OUTDIR   (writes OUTDIR/snli-mini.zip)')
     print(write_snli_zip(argv[0]))
 
 

@@ -1,0 +1,1 @@
+"""Maintainer tooling, run by the make targets from the repository root; not installed."""
