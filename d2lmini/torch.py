@@ -1,7 +1,8 @@
 """PyTorch helpers for the notebooks: `from d2lmini import torch as d2l`.
 
 The names follow the book (d2l.BERTModel, d2l.train_ch13, ...). d2lmini/mxnet.py is this file's
-twin: the same public names, in the same order, with the same docstrings.
+twin: the same public names, in the same order, with the same docstrings but for framework
+words and framework notes (a paragraph that starts "PyTorch:" or "Gluon:").
 """
 import os
 import pickle
@@ -275,9 +276,10 @@ def load_bert_params(bert, path):
 
 def load_pretrained_model(pretrained_model, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
                           dropout, max_len, devices):
-    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`, the model in
-    evaluation mode (train_ch13 switches it to training) and placed for `devices`: PyTorch
-    puts it on devices[0] and train_ch13 spreads it; Gluon puts a copy on every device."""
+    """Download a pretrained BERT and its vocabulary; return `(bert, vocab)`.
+
+    PyTorch: the model is on devices[0] and in evaluation mode; train_ch13 spreads it over
+    `devices` and switches it to training."""
     data_dir = d2l.download_extract(pretrained_model)
     # vocab.json is a list of tokens: position i holds token i
     vocab = d2l.Vocab.from_file(os.path.join(data_dir, 'vocab.json'))

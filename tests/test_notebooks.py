@@ -15,8 +15,13 @@ TRACKS = {'pytorch': 'torch', 'mxnet': 'mxnet'}
 TOPICS = sorted(p.name for p in (ROOT / 'notebooks' / 'pytorch').glob('*.ipynb'))
 # Classes and functions a notebook defines in a cell of its own, verbatim from d2lmini.
 TAUGHT = ['load_pretrained_model', 'SNLIBERTDataset', 'BERTClassifier']
-# Words that name a framework; a twin's markdown may differ in these only.
-FRAMEWORK_WORDS = r'PyTorch|MXNet/Gluon|MXNet|Gluon|torch|mxnet|pytorch'
+# Words that name a framework; twins (notebook markdown, module docstrings) may differ in these.
+FRAMEWORK_WORDS = re.compile(r'PyTorch|MXNet/Gluon|MXNet|Gluon|torch|mxnet|pytorch')
+
+
+def framework_free(text):
+    """`text` with every framework word replaced by FW, for comparing twins."""
+    return FRAMEWORK_WORDS.sub('FW', text)
 
 
 def cells(track, topic):
@@ -36,7 +41,7 @@ def test_twins_have_the_same_cells_and_markdown(topic):
     for i, (x, y) in enumerate(zip(a, b)):
         if x['cell_type'] != 'markdown' or 'framework-note' in x['metadata'].get('tags', []):
             continue
-        norm = [re.sub(FRAMEWORK_WORDS, 'FW', ''.join(c['source'])) for c in (x, y)]
+        norm = [framework_free(''.join(c['source'])) for c in (x, y)]
         assert norm[0] == norm[1], f'markdown cell {i} differs beyond framework words'
 
 
