@@ -20,7 +20,9 @@ def tokenize(lines, token='word'):
     raise ValueError(f"unknown token type {token!r}: use 'word' or 'char'")
 
 
-RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']  # BERT's special tokens, after <unk>
+# BERT's special tokens, which a Vocab puts after <unk>, for code that builds a BERT vocabulary.
+# SNLIBERTDataset writes the same list out instead, so that the notebooks show the tokens.
+RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']
 
 
 class Vocab:
@@ -320,9 +322,10 @@ def bucket_batches(lengths, batch_size, shuffle=True, rng=None, pool=50):
 
 
 class BucketBatchSampler:
-    """Batches of indices of similar length, drawn anew each epoch.
+    """Batches of indices of similar length, drawn anew each epoch: one list per batch.
 
-    Pass it as `batch_sampler` to a PyTorch or Gluon DataLoader. `lengths`
+    load_snli_batches passes it as `sampler` to a PyTorch or Gluon DataLoader,
+    so that the dataset gathers each batch with one indexing step. `lengths`
     are the valid lengths of the examples; `seed` makes the epochs repeatable.
     """
 
