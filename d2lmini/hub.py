@@ -236,7 +236,7 @@ def write_zip(path, files, compresslevel=None):
 
 # The hyperparameters each checkpoint was pretrained with; the model must be built with them.
 BERT_CONFIGS = {
-    'bert.mini': {'num_hiddens': 128, 'ffn_num_hiddens': 256, 'num_heads': 2, 'num_blks': 2,
+    'bert.mini': {'num_hiddens': 128, 'ffn_num_hiddens': 256, 'num_heads': 4, 'num_blks': 2,
                   'dropout': 0.1, 'max_len': 128},
     'bert.small': {'num_hiddens': 256, 'ffn_num_hiddens': 512, 'num_heads': 4, 'num_blks': 2,
                    'dropout': 0.1, 'max_len': 512},

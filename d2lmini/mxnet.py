@@ -95,7 +95,7 @@ d2l = sys.modules[__name__]
 
 DATA_HUB = dict(hub.DATA_HUB)
 DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.zip'),
-                         '7ce8019eda7c0215c123542b1fb16bafcd3bfd69')
+                         'fb941674379a8c4c61b0e60e20b3b9b82a3e8576')
 DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.zip',
                           'a4e718a47137ccd1809c9107ab4f5edd317bae2c')
 DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.zip',

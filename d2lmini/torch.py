@@ -57,7 +57,7 @@ d2l = sys.modules[__name__]
 
 DATA_HUB = dict(hub.DATA_HUB)
 DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.torch.zip'),
-                         '87870b3fa3a48f63b8f55bb3f7c31afce59dfa3b')
+                         'aa91dd212de7d542f5184ed222e77b20edabdc15')
 DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.torch.zip',
                           'c72329e68a732bef0452e4b96a1c341c8910f81f')
 DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.torch.zip',

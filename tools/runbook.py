@@ -50,9 +50,10 @@ def output_texts(nb):
 
 
 def final_test_acc(nb):
-    """Test accuracy from the last `loss ..., train acc ..., test acc ...` line, or None."""
+    """Final test accuracy of the notebook's first training run, the model it teaches (a
+    control run may follow), from its `loss ..., train acc ..., test acc ...` line; or None."""
     found = ACC_LINE.findall('\n'.join(output_texts(nb)))
-    return float(found[-1]) if found else None
+    return float(found[0]) if found else None
 
 
 def machine_paths(nb, roots):

@@ -17,6 +17,7 @@ files for the benchmark.
 
     python -m tools.snligen OUTDIR     writes OUTDIR/snli-mini.zip, prints its sha1
 """
+import itertools
 import os
 import random
 import sys
@@ -396,15 +397,15 @@ _PREMISE_KEEP = {'emotion': 0.06, 'look': 0.4, 'place': 0.5, 'time': 0.1, 'purpo
 _PREMISE_BROAD = 0.1
 
 
-def _describe(rng, scene, must=(), never=(), within=None):
-    """Phrases for the scene: `must` slots always, optional ones by chance; a slot of
-    the dict `within` (a hypothesis) gets a phrase that the hypothesis's term covers."""
+def _describe(rng, scene, must=(), never=(), within=None, keep=_PREMISE_KEEP):
+    """Phrases for the scene: `must` slots always, optional ones with the chances in `keep`;
+    a slot of the dict `within` (a hypothesis) gets a phrase that the hypothesis's term covers."""
     within = within or {}
     terms = {}
     for slot in SLOTS:
         if scene[slot] is None or slot in never:
             continue
-        if slot in must or slot not in _PREMISE_KEEP or rng.random() < _PREMISE_KEEP[slot]:
+        if slot in must or slot not in keep or rng.random() < keep[slot]:
             terms[slot] = _phrase(rng, slot, scene[slot], _PREMISE_BROAD, within.get(slot))
     return terms
 
@@ -711,28 +712,89 @@ def write_snli_zip(out_dir, seed=0):
 
 # ---------------------------------------------------- pretraining corpus ---
 
-def pretraining_corpus(seed, num_paragraphs):
-    """Paragraphs for BERT pretraining: each a list of 2-6 sentences about one scene.
+# Pretraining sentences name more details than NLI premises do, so that most sentence pairs
+# share a detail that a foil (below) can contradict.
+_CORPUS_KEEP = dict(_PREMISE_KEEP, emotion=0.3, look=0.5, place=0.7, time=0.3)
+# Which shared detail a foil changes: places, looks, times and moods more often than subjects,
+# which differ at the first word and are the easiest to tell apart.
+_FOIL_WEIGHTS = {'place': 3, 'look': 2, 'time': 2, 'emotion': 2, 'action': 2, 'count': 1,
+                 'noun': 1}
 
-    Sentences are plain strings, lower-case, tokens separated by single spaces,
-    ending in " ." -- the form read_snli's text takes after `.lower()`. All
-    sentences of a paragraph are true of its scene (premise-like captions and
-    hypothesis-like summaries of it), so a next-sentence pair from one
-    paragraph never contradicts itself.
+
+def _changes(scene):
+    """slot -> the other values of that slot that the scene's own value excludes."""
+    spec = ACTIONS[scene['action']]
+    out = {
+        'count': [c for c in range(1, 5) if c != scene['count'] and (spec.group or c == 1)],
+        'noun': [n for n in _SUBJECT_WEIGHTS if n != scene['noun'] and n in spec.kinds],
+        'action': [a for a, s in ACTIONS.items()
+                   if scene['noun'] in s.kinds and (s.group or scene['count'] == 1)
+                   and scene['place'][0] in s.places.split()
+                   and _incompatible('action', a, scene['action'])],
+        'place': [(loc, LOCATIONS[loc][0].split()[0]) for loc in spec.places.split()
+                  if loc != scene['place'][0]],
+        'emotion': [_ANTONYMS[scene['emotion']]],
+        'time': [t for t in TIMES if t != scene['time']],
+    }
+    if scene['look'] is not None:
+        colour, garment = scene['look']  # for fur: ('fur', colour)
+        out['look'] = ([('fur', c) for c in FUR if c != garment] if colour == 'fur'
+                       else [(c, garment) for c in COLOURS if c != colour])
+    return {slot: values for slot, values in out.items() if values}
+
+
+def _foil(rng, scene, first, second):
+    """The terms of sentence `second` with one detail that `first` also names changed, so
+    that the two sentences contradict each other; None where no detail can change."""
+    changes = _changes(scene)
+    slots = [s for s in sorted(changes) if s in first]
+    while slots:
+        slot = rng.choices(slots, weights=[_FOIL_WEIGHTS[s] for s in slots])[0]
+        slots.remove(slot)
+        for _ in range(5):
+            changed = _fit(dict(scene, **{slot: rng.choice(changes[slot])}))
+            if changed[slot] is None:
+                continue
+            term = _phrase(rng, slot, changed[slot])
+            if _relation(slot, first[slot].cover, term.cover) != CONTRADICTION:
+                continue  # "outside" does not exclude "in a park"
+            terms = {s: t for s, t in second.items() if changed[s] is not None}
+            if slot in ('noun', 'action'):  # another subject or activity: drop its details
+                terms = {s: t for s, t in terms.items() if s not in ('look', 'purpose',
+                                                                     'relation')}
+            terms[slot] = term
+            if 'action' in terms or 'place' in terms:
+                return terms
+    return None
+
+
+def pretraining_corpus(seed, num_paragraphs):
+    """Paragraphs for BERT pretraining, and a foil for each pair of adjacent sentences.
+
+    Returns `(paragraphs, foils)`. Each paragraph is a list of 2-6 sentences about one scene;
+    sentences are plain strings, lower-case, tokens separated by single spaces, ending in " ."
+    -- the form read_snli's text takes after `.lower()`. All sentences of a paragraph are true
+    of its scene (premise-like captions and hypothesis-like summaries of it), so a pair of
+    them never contradicts itself. `foils[i][j]` is sentence j + 1 of paragraph i with one
+    detail changed so that it contradicts sentence j, or None.
     """
     rng = random.Random(f'snli-mini/pretrain/{seed}')
-    paragraphs = []
+    paragraphs, foils = [], []
     for _ in range(num_paragraphs):
         scene = _scene(rng)
-        sentences = []
+        said = []
         for i in range(rng.randint(2, 6)):
             if i == 0 or rng.random() < 0.5:
-                terms, form = _describe(rng, scene), _premise_form(rng)
+                terms, form = _describe(rng, scene, keep=_CORPUS_KEEP), _premise_form(rng)
             else:
                 terms, form = _view(rng, scene), 'prog'
-            sentences.append(' '.join(_words(_tree(terms, form))))
-        paragraphs.append(sentences)
-    return paragraphs
+            said.append((terms, form))
+        paragraphs.append([' '.join(_words(_tree(terms, form))) for terms, form in said])
+        foils.append([])
+        for (first, _), (second, form) in itertools.pairwise(said):
+            foil = _foil(rng, scene, first, second)
+            foils[-1].append(foil and ' '.join(_words(_tree(foil, form))))
+    return paragraphs, foils
 
 
 # --------------------------------------------------- benchmark-sized files ---

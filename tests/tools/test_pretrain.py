@@ -25,8 +25,8 @@ def snli_zip(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def corpus():
-    paragraphs = snligen.pretraining_corpus(0, 200)
-    return paragraphs, pretrain.build_vocab(paragraphs, [])
+    corpus = snligen.pretraining_corpus(0, 200)
+    return corpus, pretrain.build_vocab(corpus, [])
 
 
 def test_vocab_has_reserved_tokens_first_and_every_snli_word(snli_zip, corpus):
@@ -38,20 +38,24 @@ def test_vocab_has_reserved_tokens_first_and_every_snli_word(snli_zip, corpus):
     assert all(w in vocab.token_to_idx for w in words)
 
 
-def test_nsp_pairs_are_half_true_next_sentences(corpus):
-    paragraphs = corpus[0]
-    firsts, seconds, is_next = pretrain.nsp_pairs(paragraphs, np.random.default_rng(0))
+def test_nsp_pairs_are_half_true_next_sentences_half_foils(corpus):
+    paragraphs, foils = corpus[0]
+    firsts, seconds, is_next = pretrain.nsp_pairs(corpus[0], np.random.default_rng(0))
     assert len(firsts) == sum(len(p) - 1 for p in paragraphs) == len(is_next)
     assert 0.4 < is_next.mean() < 0.6
     follows = {(a, b) for p in paragraphs for a, b in itertools.pairwise(p)}
-    for a, b, label in zip(firsts, seconds, is_next):
-        if label:
-            assert (a, b) in follows
+    foiled = {(a, f) for p, fs in zip(paragraphs, foils)
+              for (a, _), f in zip(itertools.pairwise(p), fs) if f}
+    negatives = [(a, b) for a, b, label in zip(firsts, seconds, is_next) if not label]
+    assert all((a, b) in follows for a, b, label in zip(firsts, seconds, is_next) if label)
+    assert not any(pair in follows for pair in negatives)
+    # A foil wherever the pair has one; a random sentence (the book's rule) only where not
+    assert sum(pair in foiled for pair in negatives) / len(negatives) > 0.8
 
 
 def test_mask_tokens_follows_bert(corpus):
-    paragraphs, vocab = corpus
-    firsts, seconds, _ = pretrain.nsp_pairs(paragraphs, np.random.default_rng(1))
+    firsts, seconds, _ = pretrain.nsp_pairs(corpus[0], np.random.default_rng(1))
+    vocab = corpus[1]
     token_ids, _, valid_lens = pack_pairs(firsts, seconds, vocab, 64)
     masked, positions, weights, labels = pretrain.mask_tokens(
         token_ids, valid_lens, vocab, np.random.default_rng(2))
@@ -73,8 +77,8 @@ def test_mask_tokens_follows_bert(corpus):
 
 
 def test_pretraining_lowers_the_loss(corpus):
-    paragraphs, vocab = corpus
-    batches = list(pretrain.make_batches(paragraphs[:50], vocab, 64, 64,
+    (paragraphs, foils), vocab = corpus
+    batches = list(pretrain.make_batches((paragraphs[:50], foils[:50]), vocab, 64, 64,
                                          np.random.default_rng(5)))
     torch.manual_seed(0)
     net = d2l.BERTModel(len(vocab), **TINY)
@@ -88,7 +92,7 @@ def test_pretraining_lowers_the_loss(corpus):
     torch.set_num_threads(1)  # tiny matrices: a second thread only costs here
     try:
         before = held_loss()
-        pretrain.pretrain(net, paragraphs, vocab, num_steps=30, batch_size=32, lr=1e-2,
+        pretrain.pretrain(net, corpus[0], vocab, num_steps=30, batch_size=32, lr=1e-2,
                           rng=np.random.default_rng(0))
         after = held_loss()
     finally:

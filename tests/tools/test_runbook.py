@@ -25,10 +25,10 @@ def stream(text):
     return new_output('stream', name='stdout', text=text)
 
 
-def test_final_test_acc_takes_the_last_training_line():
+def test_final_test_acc_is_the_first_training_runs_not_the_control_runs():
     nb = notebook('train()', outputs=[
-        stream('loss 0.900, train acc 0.400, test acc 0.350\n'),
-        stream('loss 0.521, train acc 0.790, test acc 0.779\n3691.2 examples/sec on [cpu]\n')])
+        stream('loss 0.521, train acc 0.790, test acc 0.779\n3691.2 examples/sec on [cpu]\n'),
+        stream('loss 0.900, train acc 0.400, test acc 0.350\n')])
     assert runbook.final_test_acc(nb) == 0.779
 
 

@@ -1,5 +1,6 @@
 import collections
 import hashlib
+import math
 import os
 import random
 import re
@@ -122,6 +123,24 @@ def test_hypothesis_alone_does_not_tell_the_label(built):
         assert counts['entailment'] == counts['contradiction'] == counts['neutral']
 
 
+def test_a_classifier_of_the_hypothesis_alone_stays_at_chance(built):
+    # Naive Bayes on the hypothesis's words, trained on train, scored on test: no shortcut.
+    train, test = (read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{s}.txt')
+                   for s in ('train', 'test'))
+    counts = [collections.Counter() for _ in range(3)]
+    for hypothesis, label in zip(train[1], train[2]):
+        counts[label].update(hypothesis.lower().split())
+    words = set().union(*counts)
+    log_p = [{w: math.log((c[w] + 1) / (c.total() + len(words))) for w in words} for c in counts]
+    unseen = [math.log(1 / (c.total() + len(words))) for c in counts]
+    right = 0
+    for hypothesis, label in zip(test[1], test[2]):
+        scores = [sum(log_p[k].get(w, unseen[k]) for w in hypothesis.lower().split())
+                  for k in range(3)]
+        right += scores.index(max(scores)) == label
+    assert right / len(test[2]) < 0.40  # chance: 1/3 (measured 0.33)
+
+
 def test_dev_and_test_pairs_are_not_in_train(built):
     pairs = {split: {(r[5], r[6]) for r in rows_of(built, split)[1]} for split in SPLITS}
     assert not pairs['train'] & pairs['test'] and not pairs['train'] & pairs['dev']
@@ -180,19 +199,44 @@ def test_every_generated_pair_has_its_label():
 
 
 def test_pretraining_corpus():
-    paragraphs = snligen.pretraining_corpus(0, 400)
-    assert paragraphs == snligen.pretraining_corpus(0, 400)
-    assert paragraphs != snligen.pretraining_corpus(1, 400)
+    corpus = snligen.pretraining_corpus(0, 400)
+    assert corpus == snligen.pretraining_corpus(0, 400)
+    assert corpus != snligen.pretraining_corpus(1, 400)
+    paragraphs, foils = corpus
     assert len(paragraphs) == 400
     assert {len(p) for p in paragraphs} == {2, 3, 4, 5, 6}
-    for sentence in (s for p in paragraphs for s in p):
+    assert [len(f) for f in foils] == [len(p) - 1 for p in paragraphs]
+    for sentence in (s for p in paragraphs + foils for s in p if s):
         assert sentence == sentence.lower() and sentence.endswith(' .')
         assert sentence.split() == sentence.split(' ') and 4 <= len(sentence.split()) <= 40
+    assert sum(f is not None for fs in foils for f in fs) / sum(map(len, foils)) > 0.8
+
+
+def test_a_foil_contradicts_the_first_sentence_where_the_true_next_one_does_not():
+    rng = random.Random(3)
+    changed = []
+    for _ in range(500):
+        scene = snligen._scene(rng)
+        first = snligen._describe(rng, scene, keep=snligen._CORPUS_KEEP)
+        second = snligen._view(rng, scene) if rng.random() < 0.5 else snligen._describe(
+            rng, scene, keep=snligen._CORPUS_KEEP)
+        kept = dict(second)
+        foil = snligen._foil(rng, scene, first, second)
+        assert second == kept  # the true sentence is left as it was
+        assert label_of(first, second) != CONTRADICTION
+        if foil is not None:
+            assert label_of(first, foil) == CONTRADICTION
+            slots = [s for s in foil if foil[s] != second.get(s)]
+            assert len(slots) == 1  # one detail changed; others may be dropped, none added
+            changed += slots
+    assert len(changed) > 350
+    # Every kind of detail gets contradicted somewhere
+    assert set(changed) >= {'count', 'noun', 'action', 'place', 'look', 'emotion', 'time'}
 
 
 def test_pretraining_corpus_covers_the_snli_words(built):
     # 6000 paragraphs, as bert.mini is pretrained on: no SNLI word stays untrained
-    corpus = {w for p in snligen.pretraining_corpus(0, 6000) for s in p for w in s.split()}
+    corpus = {w for p in snligen.pretraining_corpus(0, 6000)[0] for s in p for w in s.split()}
     for split in SPLITS:
         premises, hypotheses, _ = read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{split}.txt')
         words = {w for s in premises + hypotheses for w in s.lower().split()}
