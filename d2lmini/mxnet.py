@@ -8,7 +8,7 @@ import os
 import sys
 import warnings
 
-from .utils import physical_cores  # before MXNet: see _use_every_core
+from .utils import let_idle_threads_sleep, mxnet_problem, threads_to_use  # before MXNet
 
 # MXNet 1.9.1 (the last release) touches numpy and distutils names that are deprecated since;
 # the warnings it raises about its own code say nothing a reader can act on.
@@ -19,28 +19,31 @@ _torch = sys.modules.get('torch')
 _torch_threads = _torch.get_num_threads() if _torch else None
 
 
-def _use_every_core():
-    """Let MXNet's operators run on every core. Unless told otherwise, MXNet takes half of the
-    CPUs, assuming two hardware threads per core; where each core has one (most cloud machines,
-    our 2-core test machine) half the cores sat idle and fine-tuning ran 1.7x slower. MXNet
-    reads the setting once, when it is imported."""
-    if 'OMP_NUM_THREADS' in os.environ or 'MXNET_OMP_MAX_THREADS' in os.environ:
+def _set_threads():
+    """Size MXNet's operator threads to the cores this process may really use (the affinity
+    mask, physical cores and a container's CPU quota: utils.usable_cores). Left to itself, MXNet
+    takes half of the CPUs it sees, assuming two hardware threads per core: on our 2-core test
+    machine one core sat idle and fine-tuning ran 1.7x slower, and in a container limited to
+    one CPU of a large server it starts a thread for every other CPU of the server. MXNet reads
+    the setting once, when it is imported."""
+    threads = threads_to_use('MXNET_OMP_MAX_THREADS')
+    if threads is None:
         return  # the user's choice
-    cores = physical_cores()
-    if cores is None:
-        return
     if 'mxnet' not in sys.modules:
-        os.environ['MXNET_OMP_MAX_THREADS'] = str(cores)
+        os.environ['MXNET_OMP_MAX_THREADS'] = str(threads)
         return
     mxnet_threads = max(1, len(os.sched_getaffinity(0)) // 2)  # MXNet's own choice
-    if cores > mxnet_threads:
+    if threads != mxnet_threads:
         warnings.warn(
-            f'mxnet was imported before d2lmini.mxnet, so its operators use {mxnet_threads} of '
-            f'the {cores} cores: import d2lmini.mxnet first, or set '
-            f'MXNET_OMP_MAX_THREADS={cores} before starting Python', stacklevel=3)
+            f'mxnet was imported before d2lmini.mxnet, so its operators use {mxnet_threads} '
+            f'threads where this process may use {threads} cores: import d2lmini.mxnet first, '
+            f'or set MXNET_OMP_MAX_THREADS={threads} before starting Python', stacklevel=3)
 
 
-_use_every_core()
+if mxnet_problem():
+    raise ImportError(f'd2lmini.mxnet cannot run here: {mxnet_problem()}')
+_set_threads()
+let_idle_threads_sleep('mxnet')
 
 import mxnet as mx
 import numpy as onp  # plain numpy; `np` below is MXNet's numpy interface

@@ -10,6 +10,10 @@ import re
 import sys
 import zipfile
 
+from .utils import let_idle_threads_sleep
+
+let_idle_threads_sleep('torch')
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -25,7 +29,21 @@ from .text import (
     tokenize,
     truncate_pair_of_tokens,
 )
-from .utils import Accumulator, Animator, Timer
+from .utils import Accumulator, Animator, Timer, threads_to_use
+
+
+def _set_threads():
+    """Size PyTorch's operator threads to the cores this process may really use (the affinity
+    mask, physical cores and a container's CPU quota: utils.usable_cores). Left to itself,
+    PyTorch counts the cores it sees: in a container limited to one CPU of a 2-core machine it
+    ran two threads that waited for each other. A thread count that the user gave PyTorch
+    (torch.set_num_threads, OMP_NUM_THREADS or MKL_NUM_THREADS) is kept."""
+    threads = threads_to_use('MKL_NUM_THREADS')
+    if threads is not None and threads < torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
+_set_threads()
 
 __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Framework-free helpers

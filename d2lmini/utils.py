@@ -1,5 +1,10 @@
-"""Timing, running sums, live training curves and CPU cores, shared by both frameworks."""
+"""Timing, running sums, live training curves, CPU cores and what the machine can run, shared by
+both frameworks."""
+import importlib.metadata
+import importlib.util
+import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -66,6 +71,122 @@ def physical_cores():
         except OSError:
             return None
     return len(cores) or None
+
+
+def cgroup_cpu_limit(root='/'):
+    """How many CPUs the cgroup CPU quota lets this process use (rounded down, at least 1), or
+    None where there is no quota. Containers, JupyterHub and systemd limit a user this way: with
+    cgroup v2's `cpu.max` or v1's `cpu.cfs_quota_us` and `cpu.cfs_period_us`, on the process's
+    own cgroup or one above it. `root` stands for `/` (tests give a folder of fake files)."""
+    try:
+        with open(os.path.join(root, 'proc/self/cgroup')) as f:
+            groups = [line.rstrip('\n').split(':', 2) for line in f if line.count(':') >= 2]
+        with open(os.path.join(root, 'proc/self/mountinfo')) as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return None  # not Linux
+    limits = []
+    for fields in mounts:
+        if '-' not in fields:
+            continue
+        dash = fields.index('-')  # a variable number of optional fields comes before it
+        fstype, options = fields[dash + 1], fields[dash + 3].split(',')
+        if fstype == 'cgroup2':
+            paths = [path for _, ctl, path in groups if ctl == '']
+        elif fstype == 'cgroup' and 'cpu' in options:
+            paths = [path for _, ctl, path in groups if 'cpu' in ctl.split(',')]
+        else:
+            continue
+        for path in paths:
+            limits += _cgroup_quotas(root, fields[3], fields[4], path, fstype == 'cgroup2')
+    return max(1, math.floor(min(limits))) if limits else None
+
+
+def _cgroup_quotas(root, mount_root, mount_point, path, v2):
+    """The CPU quotas (in CPUs) of cgroup `path` and of each cgroup above it in this mount."""
+    top = os.path.join(root, mount_point.lstrip('/'))
+    rel = os.path.relpath(path, mount_root)
+    here = os.path.normpath(os.path.join(top, rel))
+    if rel.startswith('..') or not os.path.isdir(here):
+        here = top  # a container that sees its own cgroup as the top of the mount
+    quotas = []
+    while True:
+        if v2:  # "max 100000" (no limit) or "50000 100000": microseconds per period
+            fields = _words(os.path.join(here, 'cpu.max'))
+            if fields and fields[0] != 'max':
+                quotas.append(int(fields[0]) / int(fields[1]))
+        else:  # a quota of -1: no limit
+            quota = _words(os.path.join(here, 'cpu.cfs_quota_us'))
+            period = _words(os.path.join(here, 'cpu.cfs_period_us'))
+            if quota and period and int(quota[0]) > 0:
+                quotas.append(int(quota[0]) / int(period[0]))
+        if here == top or not here.startswith(top):
+            return quotas
+        here = os.path.dirname(here)
+
+
+def _words(path):
+    try:
+        with open(path) as f:
+            return f.read().split()
+    except OSError:
+        return None
+
+
+def usable_cores():
+    """How many threads to compute with: the CPU cores this process may really use, that is the
+    smallest of the CPUs it may run on (its affinity mask), their physical cores and the cgroup
+    CPU quota; None where the system tells none of these (not Linux)."""
+    counts = [physical_cores(), cgroup_cpu_limit()]
+    if hasattr(os, 'sched_getaffinity'):
+        counts.append(len(os.sched_getaffinity(0)))
+    counts = [c for c in counts if c]
+    return min(counts) if counts else None
+
+
+def threads_to_use(*framework_vars):
+    """The thread count d2lmini gives a framework, usable_cores(), or None where the user chose
+    one: OMP_NUM_THREADS or one of the framework's own variables `framework_vars` is set."""
+    if any(os.environ.get(v) for v in ('OMP_NUM_THREADS', *framework_vars)):
+        return None
+    return usable_cores()
+
+
+# The OpenMP runtime's wait settings: GNU's (libgomp, in both the PyTorch and MXNet wheels), the
+# standard one, and Intel's (some other builds).
+WAIT_VARS = ('OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME')
+
+
+def let_idle_threads_sleep(framework):
+    """Ask the OpenMP runtime that `framework` (a module name) will load to put threads that wait
+    for work to sleep at once (OMP_WAIT_POLICY=PASSIVE), unless the user set one of `WAIT_VARS`. By
+    default they spin for a while first: on a machine that another notebook or job shares, a
+    spinning thread holds a core that the thread it waits for needs, and two notebooks at once
+    each took 4 to 16 times as long as alone. The runtime reads the setting once, when it is
+    loaded: nothing is set where the framework was imported already."""
+    if framework not in sys.modules and not any(v in os.environ for v in WAIT_VARS):
+        os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'
+
+
+def mxnet_problem():
+    """Why the MXNet track cannot run in this environment and what to do, in one message; None
+    where it can. MXNet 1.9.1, the last release, imports only with numpy older than 1.24, which
+    exists for Python 3.11 at most. Checked without importing MXNet."""
+    own_env = ('make an environment of its own with Python 3.11: make clean test PYTHON=python3.11, '
+               'or conda env create -f environment.yml')
+    if sys.version_info >= (3, 12):
+        python = '.'.join(map(str, sys.version_info[:2]))
+        why = f'MXNet 1.9.1 needs numpy older than 1.24, which does not exist for Python {python}'
+    elif importlib.util.find_spec('mxnet') is None:
+        why = 'MXNet is not installed in this environment'
+        own_env = ("install it: pip install -e '.[mxnet]' (it brings numpy 1.23.5), "
+                   'or with make: make clean test, without TRACKS=torch')
+    else:
+        numpy = importlib.metadata.version('numpy')
+        if tuple(int(p) for p in numpy.split('.')[:2] if p.isdigit()) < (1, 24):
+            return None
+        why = f'MXNet 1.9.1 needs numpy older than 1.24, and this environment has numpy {numpy}'
+    return f'{why}. Use the PyTorch track, or for MXNet {own_env}'
 
 
 def _in_notebook():

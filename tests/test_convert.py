@@ -8,6 +8,12 @@ import zipfile
 
 import numpy as onp
 import pytest
+
+from d2lmini.utils import mxnet_problem
+
+if mxnet_problem():
+    pytest.skip(f'MXNet track skipped: {mxnet_problem()}', allow_module_level=True)
+
 import torch  # before d2lmini.mxnet, which then keeps PyTorch's thread count
 
 from d2lmini import convert

@@ -13,6 +13,11 @@ import zipfile
 import numpy as onp
 import pytest
 
+from d2lmini.utils import mxnet_problem
+
+if mxnet_problem():
+    pytest.skip(f'MXNet track skipped: {mxnet_problem()}', allow_module_level=True)
+
 from d2lmini import mxnet as d2l  # before mxnet: it sets how many cores MXNet uses
 
 # isort: split
@@ -20,7 +25,7 @@ import mxnet as mx
 from mxnet import autograd, gluon, init, np, npx
 
 from d2lmini import text
-from d2lmini.utils import physical_cores
+from d2lmini.utils import usable_cores
 
 RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']
 WORDS = ['a', 'dog', 'man', 'runs', 'sits', 'the', 'park', 'is', 'on', 'grass', '.']
@@ -145,8 +150,8 @@ def _threads_setting(code, **env):
     return run.stdout.strip(), run.stderr
 
 
-def test_mxnet_is_given_every_core():
-    cores = physical_cores()
+def test_mxnet_is_given_every_usable_core():
+    cores = usable_cores()
     assert 1 <= cores <= len(os.sched_getaffinity(0))
     setting, err = _threads_setting('from d2lmini import mxnet')
     assert (setting, err) == (str(cores), '')
@@ -157,11 +162,11 @@ def test_a_thread_setting_of_the_user_is_kept():
     assert _threads_setting('from d2lmini import mxnet', MXNET_OMP_MAX_THREADS='1') == ('1', '')
 
 
-def test_importing_mxnet_first_warns_when_cores_would_idle():
+def test_importing_mxnet_first_warns_when_its_thread_count_is_wrong():
     setting, err = _threads_setting('import mxnet\nfrom d2lmini import mxnet')
     assert setting == 'None'  # too late to tell MXNet
-    # MXNet's own choice is half the CPUs: a loss only without hyperthreads
-    if physical_cores() > max(1, len(os.sched_getaffinity(0)) // 2):
+    # MXNet's own choice is half the CPUs: right only with two hardware threads per core
+    if usable_cores() != max(1, len(os.sched_getaffinity(0)) // 2):
         assert 'import d2lmini.mxnet first' in err and 'MXNET_OMP_MAX_THREADS=' in err
     else:
         assert 'd2lmini' not in err

@@ -16,6 +16,8 @@ import sys
 import pytest
 from test_notebooks import framework_free
 
+pytestmark = pytest.mark.mxnet  # d2lmini.mxnet is one of the twins
+
 INSPECT = '''
 import importlib, inspect, json, sys
 d2l = importlib.import_module(sys.argv[1])
