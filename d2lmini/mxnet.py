@@ -40,8 +40,9 @@ def _set_threads():
             f'or set MXNET_OMP_MAX_THREADS={threads} before starting Python', stacklevel=3)
 
 
-if mxnet_problem():
-    raise ImportError(f'd2lmini.mxnet cannot run here: {mxnet_problem()}')
+_problem = mxnet_problem()
+if _problem:
+    raise ImportError(f'd2lmini.mxnet cannot run here: {_problem}')
 _set_threads()
 let_idle_threads_sleep('mxnet')
 

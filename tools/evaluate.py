@@ -25,7 +25,7 @@ def read_heldout(path=HELDOUT):
         return list(csv.DictReader(f, delimiter='\t'))
 
 
-def fine_tune(bert, train_set, test_set, epochs, lr, batch_size, seed):
+def fine_tune(bert, train_set, epochs, lr, batch_size, seed):
     """The notebook's recipe: Adam on the mean cross-entropy, batches of similar length."""
     torch.manual_seed(seed)
     net = d2l.BERTClassifier(bert)
@@ -74,10 +74,10 @@ def main(argv=None):
     test_set = d2l.SNLIBERTDataset(d2l.read_snli(data_dir, False), 128, vocab)
     heldout = read_heldout()
     recipe = (args.epochs, args.lr, args.batch_size, args.seed)
-    report('pretrained', fine_tune(bert, train_set, test_set, *recipe), vocab, test_set, heldout)
+    report('pretrained', fine_tune(bert, train_set, *recipe), vocab, test_set, heldout)
     torch.manual_seed(args.seed)
     scratch = d2l.BERTModel(len(vocab), **config)
-    report('from scratch', fine_tune(scratch, train_set, test_set, *recipe), vocab, test_set,
+    report('from scratch', fine_tune(scratch, train_set, *recipe), vocab, test_set,
            heldout)
 
 

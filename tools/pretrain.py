@@ -42,7 +42,7 @@ def build_vocab(corpus, snli_sentences):
     """Every word of the pretraining corpus and of SNLI, after <unk> and the reserved tokens."""
     paragraphs, foils = corpus
     words = [s.lower().split() for p in paragraphs for s in p]
-    words += [s.split() for f in foils for s in f if s]
+    words += [s.lower().split() for f in foils for s in f if s]
     words += [s.lower().split() for s in snli_sentences]
     return Vocab(words, reserved_tokens=RESERVED)
 
