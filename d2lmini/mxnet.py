@@ -54,6 +54,8 @@ from mxnet.gluon import nn
 
 from . import hub
 from .hub import DATA_URL, data_dir
+from .metrics import confident_mistakes, confusion_matrix, recall_precision
+from .plots import show_confusion_matrix, show_heatmaps
 from .snli import LABELS, read_snli
 from .text import (
     BucketBatchSampler,
@@ -62,6 +64,7 @@ from .text import (
     pack_pairs,
     tokenize,
     truncate_pair_of_tokens,
+    unknown_words,
 )
 from .utils import Accumulator, Animator, Timer
 
@@ -73,7 +76,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Framework-free helpers
     'Vocab', 'tokenize', 'get_tokens_and_segments', 'truncate_pair_of_tokens', 'pack_pairs',
     'BucketBatchSampler', 'Timer', 'Accumulator', 'Animator', 'read_snli', 'LABELS',
-    'DATA_URL', 'data_dir',
+    'DATA_URL', 'data_dir', 'unknown_words', 'confusion_matrix', 'recall_precision',
+    'confident_mistakes', 'show_heatmaps', 'show_confusion_matrix',
     # Data hub and checkpoints
     'DATA_HUB', 'download', 'download_extract', 'BERT_CONFIGS',
     # Devices
@@ -87,7 +91,7 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
     # Training and prediction
     'num_correct', 'accuracy', 'evaluate_accuracy_gpu', 'train_batch_ch13', 'train_ch13',
-    'predict_snli',
+    'predict_snli', 'predict_probs', 'attention_weights',
 ]
 
 # Code that the notebooks show calls helpers as `d2l.X`; this lets the very same text run here.
@@ -145,7 +149,8 @@ def get_dataloader_workers():
 
 class MultiHeadAttention(nn.Block):
     """Scaled dot-product attention in `num_heads` heads; keys at positions >= valid_len are
-    ignored, and the attention weights get dropout while training."""
+    ignored, and the attention weights get dropout while training. `weights` gives the
+    attention weights themselves, for looking at."""
 
     def __init__(self, num_hiddens, num_heads, dropout):
         super().__init__()
@@ -159,24 +164,38 @@ class MultiHeadAttention(nn.Block):
         self.W_o = nn.Dense(num_hiddens, in_units=num_hiddens, flatten=False)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, queries, keys, values, valid_lens=None):
-        def heads(X):  # (batch, steps, hiddens) -> (batch * heads, steps, hiddens / heads)
-            X = X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).transpose(0, 2, 1, 3)
-            return X.reshape(-1, X.shape[2], X.shape[3])
+    def _heads(self, X):  # (batch, steps, hiddens) -> (batch * heads, steps, hiddens / heads)
+        X = X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).transpose(0, 2, 1, 3)
+        return X.reshape(-1, X.shape[2], X.shape[3])
 
-        q, k, v = heads(self.W_q(queries)), heads(self.W_k(keys)), heads(self.W_v(values))
+    def _softmax(self, q, k, valid_lens):  # -> (batch * heads, queries, keys)
         scores = npx.batch_dot(q, k, transpose_b=True) / q.shape[-1] ** 0.5
         if valid_lens is None:
-            weights = npx.softmax(scores)
-        else:
-            # softmax's `length` leaves the keys past each length out of the sum (weight 0).
-            # The book writes -1e6 into those scores instead; the weights come out the same.
-            lengths = np.repeat(valid_lens.astype('int32'), self.num_heads)
-            lengths = np.broadcast_to(lengths.reshape(-1, 1), scores.shape[:2])
-            weights = npx.softmax(scores, length=lengths, use_length=True)
-        out = npx.batch_dot(self.dropout(weights), v)
+            return npx.softmax(scores)
+        # softmax's `length` leaves the keys past each length out of the sum (weight 0).
+        # The book writes -1e6 into those scores instead; the weights come out the same.
+        lengths = np.repeat(valid_lens.astype('int32'), self.num_heads)
+        lengths = np.broadcast_to(lengths.reshape(-1, 1), scores.shape[:2])
+        return npx.softmax(scores, length=lengths, use_length=True)
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        q, k = self._heads(self.W_q(queries)), self._heads(self.W_k(keys))
+        v = self._heads(self.W_v(values))
+        out = npx.batch_dot(self.dropout(self._softmax(q, k, valid_lens)), v)
         out = out.reshape(-1, self.num_heads, out.shape[1], out.shape[2]).transpose(0, 2, 1, 3)
         return self.W_o(out.reshape(out.shape[0], out.shape[1], -1))
+
+    def weights(self, queries, keys, valid_lens=None):
+        """The attention weights, (batch, heads, queries, keys): for each head, the softmax of
+        q k^T / sqrt(d) over the keys before valid_len, so each row sums to 1 and the keys
+        after it get 0. No dropout.
+
+        Gluon: forward computes them with the same code and uses them at once, keeping none;
+        here they are computed again, from the same W_q and W_k, for the few inputs one wants
+        to look at, as the PyTorch twin does."""
+        w = self._softmax(self._heads(self.W_q(queries)), self._heads(self.W_k(keys)),
+                          valid_lens)
+        return w.reshape(-1, self.num_heads, w.shape[1], w.shape[2])
 
 
 class AddNorm(nn.Block):
@@ -237,16 +256,29 @@ class BERTEncoder(nn.Block):
         self.pos_embedding = self.params.get('pos_embedding', shape=(1, max_len, num_hiddens),
                                              init=init.Normal(1.0))
 
-    def forward(self, tokens, segments, valid_lens):
+    def _embed(self, tokens, segments):
         steps, max_len = tokens.shape[1], self.pos_embedding.shape[1]
         if steps > max_len:
             raise ValueError(f'inputs of {steps} tokens, but the position table has {max_len} '
                              f'rows: pack the pairs with max_len <= {max_len}')
         X = self.token_embedding(tokens) + self.segment_embedding(segments)
-        X = X + self.pos_embedding.data(tokens.ctx)[:, :steps, :]
+        return X + self.pos_embedding.data(tokens.ctx)[:, :steps, :]
+
+    def forward(self, tokens, segments, valid_lens):
+        X = self._embed(tokens, segments)
         for blk in self.blks:
             X = blk(X, valid_lens)
         return X
+
+    def attention_weights(self, tokens, segments, valid_lens):
+        """The attention weights of every block for these inputs, a list with one array
+        (batch, heads, steps, steps) per block: the pass of forward, block by block, asking
+        each block's attention for the weights on the very input it gets."""
+        X, weights = self._embed(tokens, segments), []
+        for blk in self.blks:
+            weights.append(blk.attention.weights(X, X, valid_lens))
+            X = blk(X, valid_lens)
+        return weights
 
 
 class MaskLM(nn.Block):
@@ -583,8 +615,42 @@ def predict_snli(net, vocab, premise, hypothesis, max_len=128):
 
     The sentences are lower-cased and split on whitespace like the SNLI text, so write
     punctuation as separate tokens ('a dog runs .'); pairs longer than max_len are truncated.
+    Words that are not in the vocabulary reach the model as `<unk>`: a line names them.
     """
+    unknown = unknown_words(vocab, premise, hypothesis)
+    if unknown:
+        print(f'not in the vocabulary, read as <unk>: {", ".join(unknown)}')
     packed = [np.array(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
     X, _ = trim_batch((packed, None))
     probs = npx.softmax(net(_to(X, _devices_of(net)[0])), axis=1)[0]
     return LABELS[int(probs.argmax())], dict(zip(LABELS, probs.tolist()))
+
+
+def predict_probs(net, data_iter):
+    """The label probabilities that `net` gives every example of `data_iter`, in the order of
+    the iterator, and the true labels: numpy arrays (examples, labels) and (examples,). In
+    evaluation mode, without gradients: one pass, from which the accuracy, the confusion matrix
+    and the mistakes can all be read."""
+    device = _devices_of(net)[0]
+    probs, labels = [], []
+    for X, y in data_iter:  # outside autograd.record(): no gradients, dropout off
+        probs.append(npx.softmax(net(_to(X, device)), axis=1).asnumpy())
+        labels.append(y.asnumpy())
+    if not labels:
+        raise ValueError('data_iter yielded no examples to predict')
+    return onp.concatenate(probs), onp.concatenate(labels)
+
+
+def attention_weights(net, vocab, premise, hypothesis, max_len=128):
+    """How every token of one packed pair attends to the others, in every block and head.
+
+    Returns `(tokens, weights)`: the tokens as the model reads them (`<cls>` premise `<sep>`
+    hypothesis `<sep>`, with `<unk>` for unknown words) and a numpy array (blocks, heads,
+    queries, keys) whose row i spreads token i's attention over the tokens, summing to 1.
+    `net` is a BERTClassifier or a BERTModel; the weights are computed for this pair alone
+    (BERTEncoder.attention_weights), so training pays nothing for them.
+    """
+    packed = [np.array(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
+    X, _ = trim_batch((packed, None))
+    weights = net.encoder.attention_weights(*_to(X, _devices_of(net)[0]))
+    return vocab.to_tokens(X[0][0]), np.stack(weights)[:, 0].asnumpy()

@@ -14,12 +14,15 @@ from .utils import let_idle_threads_sleep
 
 let_idle_threads_sleep('torch')
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from . import hub
 from .hub import DATA_URL, data_dir
+from .metrics import confident_mistakes, confusion_matrix, recall_precision
+from .plots import show_confusion_matrix, show_heatmaps
 from .snli import LABELS, read_snli
 from .text import (
     BucketBatchSampler,
@@ -28,6 +31,7 @@ from .text import (
     pack_pairs,
     tokenize,
     truncate_pair_of_tokens,
+    unknown_words,
 )
 from .utils import Accumulator, Animator, Timer, threads_to_use
 
@@ -49,7 +53,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Framework-free helpers
     'Vocab', 'tokenize', 'get_tokens_and_segments', 'truncate_pair_of_tokens', 'pack_pairs',
     'BucketBatchSampler', 'Timer', 'Accumulator', 'Animator', 'read_snli', 'LABELS',
-    'DATA_URL', 'data_dir',
+    'DATA_URL', 'data_dir', 'unknown_words', 'confusion_matrix', 'recall_precision',
+    'confident_mistakes', 'show_heatmaps', 'show_confusion_matrix',
     # Data hub and checkpoints
     'DATA_HUB', 'download', 'download_extract', 'BERT_CONFIGS',
     # Devices
@@ -63,7 +68,7 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
     # Training and prediction
     'num_correct', 'accuracy', 'evaluate_accuracy_gpu', 'train_batch_ch13', 'train_ch13',
-    'predict_snli',
+    'predict_snli', 'predict_probs', 'attention_weights',
 ]
 
 # Code that the notebooks show calls helpers as `d2l.X`; this lets the very same text run here.
@@ -121,7 +126,8 @@ def get_dataloader_workers():
 
 class MultiHeadAttention(nn.Module):
     """Scaled dot-product attention in `num_heads` heads; keys at positions >= valid_len are
-    ignored, and the attention weights get dropout while training."""
+    ignored, and the attention weights get dropout while training. `weights` gives the
+    attention weights themselves, for looking at."""
 
     def __init__(self, num_hiddens, num_heads, dropout):
         super().__init__()
@@ -134,20 +140,39 @@ class MultiHeadAttention(nn.Module):
         self.W_v = nn.Linear(num_hiddens, num_hiddens)
         self.W_o = nn.Linear(num_hiddens, num_hiddens)
 
-    def forward(self, queries, keys, values, valid_lens=None):
-        def heads(X):  # (batch, steps, hiddens) -> (batch, heads, steps, hiddens / heads)
-            return X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).transpose(1, 2)
+    def _heads(self, X):  # (batch, steps, hiddens) -> (batch, heads, steps, hiddens / heads)
+        return X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).transpose(1, 2)
 
-        q, k, v = heads(self.W_q(queries)), heads(self.W_k(keys)), heads(self.W_v(values))
-        mask = None
-        if valid_lens is not None:
-            # True where a key may be attended to. The book writes -1e6 into the other scores
-            # instead; after the softmax both give the same weights.
-            positions = torch.arange(k.shape[2], device=k.device)
-            mask = (positions < valid_lens[:, None])[:, None, None, :]
+    def _mask(self, k, valid_lens):
+        if valid_lens is None:
+            return None
+        # True where a key may be attended to. The book writes -1e6 into the other scores
+        # instead; after the softmax both give the same weights.
+        positions = torch.arange(k.shape[2], device=k.device)
+        return (positions < valid_lens[:, None])[:, None, None, :]
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        q, k = self._heads(self.W_q(queries)), self._heads(self.W_k(keys))
+        v = self._heads(self.W_v(values))
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+            q, k, v, attn_mask=self._mask(k, valid_lens),
+            dropout_p=self.dropout if self.training else 0.0)
         return self.W_o(out.transpose(1, 2).flatten(2))
+
+    def weights(self, queries, keys, valid_lens=None):
+        """The attention weights, (batch, heads, queries, keys): for each head, the softmax of
+        q k^T / sqrt(d) over the keys before valid_len, so each row sums to 1 and the keys
+        after it get 0. No dropout.
+
+        PyTorch: forward computes them inside a fused kernel that returns none, which keeps
+        training fast; here they are computed again, from the same W_q and W_k, for the few
+        inputs one wants to look at."""
+        q, k = self._heads(self.W_q(queries)), self._heads(self.W_k(keys))
+        scores = q @ k.transpose(2, 3) / q.shape[-1] ** 0.5
+        mask = self._mask(k, valid_lens)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float('-inf'))
+        return torch.softmax(scores, dim=-1)
 
 
 class AddNorm(nn.Module):
@@ -203,16 +228,29 @@ class BERTEncoder(nn.Module):
             for _ in range(num_blks))
         self.pos_embedding = nn.Parameter(torch.randn(1, max_len, num_hiddens))
 
-    def forward(self, tokens, segments, valid_lens):
+    def _embed(self, tokens, segments):
         steps, max_len = tokens.shape[1], self.pos_embedding.shape[1]
         if steps > max_len:
             raise ValueError(f'inputs of {steps} tokens, but the position table has {max_len} '
                              f'rows: pack the pairs with max_len <= {max_len}')
         X = self.token_embedding(tokens) + self.segment_embedding(segments)
-        X = X + self.pos_embedding[:, :steps, :]
+        return X + self.pos_embedding[:, :steps, :]
+
+    def forward(self, tokens, segments, valid_lens):
+        X = self._embed(tokens, segments)
         for blk in self.blks:
             X = blk(X, valid_lens)
         return X
+
+    def attention_weights(self, tokens, segments, valid_lens):
+        """The attention weights of every block for these inputs, a list with one array
+        (batch, heads, steps, steps) per block: the pass of forward, block by block, asking
+        each block's attention for the weights on the very input it gets."""
+        X, weights = self._embed(tokens, segments), []
+        for blk in self.blks:
+            weights.append(blk.attention.weights(X, X, valid_lens))
+            X = blk(X, valid_lens)
+        return weights
 
 
 class MaskLM(nn.Module):
@@ -481,10 +519,48 @@ def predict_snli(net, vocab, premise, hypothesis, max_len=128):
 
     The sentences are lower-cased and split on whitespace like the SNLI text, so write
     punctuation as separate tokens ('a dog runs .'); pairs longer than max_len are truncated.
+    Words that are not in the vocabulary reach the model as `<unk>`: a line names them.
     """
+    unknown = unknown_words(vocab, premise, hypothesis)
+    if unknown:
+        print(f'not in the vocabulary, read as <unk>: {", ".join(unknown)}')
     packed = [torch.from_numpy(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
     X, _ = trim_batch((packed, None))
     net.eval()
     with torch.no_grad():
         probs = torch.softmax(net(_to(X, _device_of(net))), dim=1)[0]
     return LABELS[int(probs.argmax())], dict(zip(LABELS, probs.tolist()))
+
+
+def predict_probs(net, data_iter):
+    """The label probabilities that `net` gives every example of `data_iter`, in the order of
+    the iterator, and the true labels: numpy arrays (examples, labels) and (examples,). In
+    evaluation mode, without gradients: one pass, from which the accuracy, the confusion matrix
+    and the mistakes can all be read."""
+    device = _device_of(net)
+    net.eval()
+    probs, labels = [], []
+    with torch.no_grad():
+        for X, y in data_iter:
+            probs.append(torch.softmax(net(_to(X, device)), dim=1).cpu().numpy())
+            labels.append(y.cpu().numpy())
+    if not labels:
+        raise ValueError('data_iter yielded no examples to predict')
+    return np.concatenate(probs), np.concatenate(labels)
+
+
+def attention_weights(net, vocab, premise, hypothesis, max_len=128):
+    """How every token of one packed pair attends to the others, in every block and head.
+
+    Returns `(tokens, weights)`: the tokens as the model reads them (`<cls>` premise `<sep>`
+    hypothesis `<sep>`, with `<unk>` for unknown words) and a numpy array (blocks, heads,
+    queries, keys) whose row i spreads token i's attention over the tokens, summing to 1.
+    `net` is a BERTClassifier or a BERTModel; the weights are computed for this pair alone
+    (BERTEncoder.attention_weights), so training pays nothing for them.
+    """
+    packed = [torch.from_numpy(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
+    X, _ = trim_batch((packed, None))
+    net.eval()
+    with torch.no_grad():
+        weights = net.encoder.attention_weights(*_to(X, _device_of(net)))
+    return vocab.to_tokens(X[0][0]), torch.stack(weights)[:, 0].cpu().numpy()

@@ -228,3 +228,32 @@ def test_bundled_checkpoint_gives_the_same_outputs_in_both_frameworks(tmp_path, 
     g_hidden = g_bert.hidden(g_enc[:, 0, :])
     for t, g in [(t_enc, g_enc), (t_hidden, g_hidden), (t_nsp, g_nsp)]:
         onp.testing.assert_allclose(g.asnumpy(), t.numpy(), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('num_blks', [2, 12])
+def test_same_checkpoint_same_attention_weights_in_both_frameworks(tmp_path, num_blks):
+    net = torch_bert(num_blks)
+    gluon = gluon_bert_from(convert.write_gluon_zip(torch_zip(tmp_path, net), str(tmp_path)),
+                            tmp_path, num_blks)
+    tokens, segments, valid_lens, _ = inputs()
+    with torch.no_grad():
+        t_weights = net.encoder.attention_weights(
+            *map(torch.tensor, (tokens, segments, valid_lens)))
+    g_weights = gluon.encoder.attention_weights(*map(np.array, (tokens, segments, valid_lens)))
+    assert len(t_weights) == len(g_weights) == num_blks
+    for t, g in zip(t_weights, g_weights):
+        onp.testing.assert_allclose(g.asnumpy(), t.numpy(), atol=1e-5, rtol=0)
+
+
+def test_bundled_checkpoint_gives_the_same_attention_in_both_frameworks(tmp_path, monkeypatch):
+    monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path))
+    config = d2l_torch.BERT_CONFIGS['bert.mini']
+    t_bert, vocab = d2l_torch.load_pretrained_model('bert.mini', **config,
+                                                    devices=[torch.device('cpu')])
+    g_bert, _ = d2l_mx.load_pretrained_model('bert.mini', **config, devices=[d2l_mx.mx.cpu()])
+    pair = ('a girl is sleeping in the morning .', 'a girl is swimming in the morning .')
+    t_tokens, t_weights = d2l_torch.attention_weights(t_bert, vocab, *pair)
+    g_tokens, g_weights = d2l_mx.attention_weights(g_bert, vocab, *pair)
+    assert t_tokens == g_tokens and len(t_tokens) == 19
+    assert t_weights.shape == g_weights.shape == (2, 4, 19, 19)
+    onp.testing.assert_allclose(g_weights, t_weights, atol=1e-5, rtol=0)

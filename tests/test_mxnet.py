@@ -221,6 +221,97 @@ def test_attention_equals_the_books_masked_softmax():
                                 att(X, X, X, np.array([7, 7, 7])).asnumpy(), atol=1e-6)
 
 
+def direct_weights(att, queries, keys, valid_lens):
+    """softmax(q k^T / sqrt(d)) per head in plain numpy, with the keys past valid_len left out."""
+    def heads(Y, W):
+        Y = Y.asnumpy() @ W.weight.data().asnumpy().T + W.bias.data().asnumpy()
+        return Y.reshape(Y.shape[0], Y.shape[1], att.num_heads, -1).transpose(0, 2, 1, 3)
+
+    q, k = heads(queries, att.W_q), heads(keys, att.W_k)
+    scores = q @ k.transpose(0, 1, 3, 2) / onp.sqrt(q.shape[-1])
+    valid = onp.arange(k.shape[2]) < valid_lens.asnumpy()[:, None, None, None]
+    e = onp.where(valid, onp.exp(scores - scores.max(-1, keepdims=True)), 0)
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_attention_weights_equal_a_direct_computation():
+    mx.random.seed(0)
+    att = d2l.MultiHeadAttention(16, 4, 0.5)
+    att.initialize(init.Xavier())
+    queries, keys = np.random.normal(size=(3, 5, 16)), np.random.normal(size=(3, 7, 16))
+    valid_lens = np.array([7, 4, 1], dtype='int32')
+    with autograd.record():  # training mode: the weights still get no dropout
+        weights = att.weights(queries, keys, valid_lens).asnumpy()
+    assert weights.shape == (3, 4, 5, 7)
+    onp.testing.assert_allclose(weights, direct_weights(att, queries, keys, valid_lens),
+                                atol=1e-6)
+    for b, n in enumerate(valid_lens.tolist()):
+        assert (weights[b, :, :, n:] == 0).all()  # masked keys: no weight at all
+        onp.testing.assert_allclose(weights[b, :, :, :n].sum(-1), onp.ones((4, 5)), rtol=1e-6)
+    onp.testing.assert_allclose(att.weights(queries, keys).asnumpy(), att.weights(
+        queries, keys, np.array([7, 7, 7])).asnumpy(), atol=1e-7)
+
+
+def test_attention_weights_are_the_ones_forward_uses():
+    mx.random.seed(1)
+    att = d2l.MultiHeadAttention(16, 4, 0.1)
+    att.initialize(init.Xavier())
+    X, valid_lens = np.random.normal(size=(2, 6, 16)), np.array([6, 3])
+    v = att.W_v(X).reshape(2, 6, 4, 4).transpose(0, 2, 1, 3)
+    mixed = np.matmul(att.weights(X, X, valid_lens), v).transpose(0, 2, 1, 3).reshape(2, 6, 16)
+    onp.testing.assert_allclose(att.W_o(mixed).asnumpy(), att(X, X, X, valid_lens).asnumpy(),
+                                atol=1e-6, rtol=1e-5)
+
+
+def test_encoder_attention_weights_come_from_each_blocks_own_input():
+    vocab = small_vocab()
+    bert = tiny_bert(len(vocab), num_blks=3)
+    tokens, segments, valid_lens = (np.array(a) for a in d2l.pack_pairs(
+        ['a man sits on the grass .', 'a dog'], ['the man sits', 'a dog runs .'], vocab, 12))
+    tokens, segments = tokens.astype('int64'), segments.astype('int64')
+    inputs = []
+    hooks = [blk.register_forward_pre_hook(lambda _, args: inputs.append(args[0]))
+             for blk in bert.encoder.blks]
+    weights = bert.encoder.attention_weights(tokens, segments, valid_lens)
+    encoded = bert.encoder(tokens, segments, valid_lens)
+    for hook in hooks:
+        hook.detach()
+    assert len(weights) == 3 and len(inputs) == 6  # attention_weights, then forward
+    for i, blk in enumerate(bert.encoder.blks):
+        onp.testing.assert_array_equal(inputs[i].asnumpy(), inputs[3 + i].asnumpy())
+        onp.testing.assert_array_equal(weights[i].asnumpy(), blk.attention.weights(
+            inputs[i], inputs[i], valid_lens).asnumpy())
+    assert encoded.shape == (2, 12, 16)
+
+
+@pytest.mark.parametrize('wrap', [False, True])
+def test_attention_weights_of_one_pair(wrap):
+    vocab = small_vocab()
+    net = tiny_bert(len(vocab))
+    net = d2l.BERTClassifier(net) if wrap else net
+    tokens, weights = d2l.attention_weights(net, vocab, 'A man sits on the grass .',
+                                            'a zebra sits .')
+    assert tokens == ['<cls>', 'a', 'man', 'sits', 'on', 'the', 'grass', '.', '<sep>',
+                      'a', '<unk>', 'sits', '.', '<sep>']
+    assert isinstance(weights, onp.ndarray) and weights.shape == (2, 2, 14, 14)
+    onp.testing.assert_allclose(weights.sum(-1), 1, atol=1e-6)
+
+
+def test_predict_probs_gives_every_example_in_order():
+    net, _, test_iter, _ = toy_setup(8, batch_size=8)
+    test_set = d2l.SNLIBERTDataset(toy_task(64, 100), 32, small_vocab())  # toy_setup's
+    probs, labels = d2l.predict_probs(net, test_iter)
+    assert probs.shape == (64, 3) and labels.shape == (64,)
+    onp.testing.assert_allclose(probs.sum(1), 1, atol=1e-6)
+    assert labels.tolist() == test_set.labels.tolist()
+    assert (probs.argmax(1) == labels).mean() == d2l.evaluate_accuracy_gpu(net, test_iter)
+    X, _ = test_set[[5]]
+    onp.testing.assert_allclose(npx.softmax(net(d2l.trim_batch((X, None))[0]))[0].asnumpy(),
+                                probs[5], atol=1e-6)
+    with pytest.raises(ValueError, match='no examples'):
+        d2l.predict_probs(net, [])
+
+
 def test_attention_rejects_indivisible_heads():
     with pytest.raises(ValueError, match='num_heads=3'):
         d2l.MultiHeadAttention(16, 3, 0.1)
@@ -656,3 +747,12 @@ def test_predict_snli():
     assert probs[label] == max(probs.values())
     long = ' '.join(['dog'] * 100)
     assert d2l.predict_snli(net, vocab, long, long, max_len=32)[0] in d2l.LABELS
+
+
+def test_predict_snli_names_the_words_it_does_not_know(capsys):
+    vocab = small_vocab()
+    net = d2l.BERTClassifier(tiny_bert(len(vocab)))
+    d2l.predict_snli(net, vocab, 'a man sits on the grass .', 'a man sits .')
+    assert capsys.readouterr().out == ''
+    d2l.predict_snli(net, vocab, 'A zebra sits on the grass .', 'a Zebra naps !')
+    assert capsys.readouterr().out == 'not in the vocabulary, read as <unk>: zebra, naps, !\n'

@@ -17,7 +17,7 @@ def sanitize(text):
 
 
 def test_sanitize_file_has_every_pattern():
-    assert len(get_sanitize_patterns(SANITIZE.read_text())) == 7
+    assert len(get_sanitize_patterns(SANITIZE.read_text())) == 9
 
 
 @pytest.mark.parametrize('line, expected', [
@@ -38,6 +38,13 @@ def test_sanitize_file_has_every_pattern():
     # Probabilities vary in their last digits; the notebooks assert a margin on them instead.
     ('  -> neutral       entailment 0.12  contradiction 0.03  neutral 0.85   (a person: neutral)',
      '  -> neutral       entailment P  contradiction P  neutral P   (a person: neutral)'),
+    # Which test pairs are the surest mistakes, and recall and precision, hang on rounding; the
+    # notebooks check them with margins. The number of mistakes listed stays compared.
+    (('neutral       -> entailment    0.96  A lady walks . / The woman walks .\n'
+      'contradiction -> neutral       0.90  A dog runs . / A cat runs .'),
+     'TRUE -> PREDICTED P  PAIR\nTRUE -> PREDICTED P  PAIR'),
+    ('entailment     recall 0.89  precision 0.86', 'entailment     recall R  precision R'),
+    ('neutral        recall 1.00  precision nan', 'neutral        recall R  precision R'),
 ])
 def test_sanitize_replaces_varying_text(line, expected):
     assert sanitize(line) == expected
@@ -47,6 +54,10 @@ def test_sanitize_replaces_varying_text(line, expected):
     "train: 5912 pairs, labels {'entailment': 1973, 'contradiction': 1969, 'neutral': 1970}",
     'torch.Size([2, 128]) [3, 5] 128 tokens, 3 sentences, 5 epochs',
     "['<cls>', 'a', 'dog', '<sep>'] gpus are scarce",
+    'confusion matrix (3, 3): counts of 494 test pairs',
+    'the 5 mistakes the model is surest of: true label -> predicted label, its probability',
+    'not in the vocabulary, read as <unk>: banana',
+    'premise:    [\'a\', \'girl\', \'is\', \'sleeping\', \'in\', \'the\', \'morning\', \'.\']',
 ])
 def test_sanitize_keeps_facts(line):
     assert sanitize(line) == line

@@ -135,6 +135,98 @@ def test_attention_equals_the_books_masked_softmax():
         torch.testing.assert_close(att(X, X, X), att(X, X, X, torch.tensor([7, 7, 7])))
 
 
+def direct_weights(att, queries, keys, valid_lens):
+    """softmax(q k^T / sqrt(d)) per head in plain numpy, with the keys past valid_len left out."""
+    def heads(Y, W):
+        Y = Y.numpy() @ W.weight.detach().numpy().T + W.bias.detach().numpy()
+        return Y.reshape(Y.shape[0], Y.shape[1], att.num_heads, -1).transpose(0, 2, 1, 3)
+
+    q, k = heads(queries, att.W_q), heads(keys, att.W_k)
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1])
+    valid = np.arange(k.shape[2]) < valid_lens.numpy()[:, None, None, None]
+    e = np.where(valid, np.exp(scores - scores.max(-1, keepdims=True)), 0)
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_attention_weights_equal_a_direct_computation():
+    torch.manual_seed(0)
+    att = d2l.MultiHeadAttention(16, 4, 0.5).train()  # weights never get dropout
+    queries, keys = torch.randn(3, 5, 16), torch.randn(3, 7, 16)
+    valid_lens = torch.tensor([7, 4, 1])
+    with torch.no_grad():
+        weights = att.weights(queries, keys, valid_lens)
+    assert weights.shape == (3, 4, 5, 7)
+    np.testing.assert_allclose(weights.numpy(), direct_weights(att, queries, keys, valid_lens),
+                               atol=1e-6)
+    for b, n in enumerate(valid_lens.tolist()):
+        assert (weights[b, :, :, n:] == 0).all()  # masked keys: no weight at all
+        torch.testing.assert_close(weights[b, :, :, :n].sum(-1), torch.ones(4, 5))
+    torch.testing.assert_close(att.weights(queries, keys), att.weights(
+        queries, keys, torch.tensor([7, 7, 7])))
+
+
+def test_attention_weights_are_the_ones_forward_uses():
+    torch.manual_seed(1)
+    att = d2l.MultiHeadAttention(16, 4, 0.1).eval()
+    X, valid_lens = torch.randn(2, 6, 16), torch.tensor([6, 3])
+    with torch.no_grad():
+        v = att.W_v(X).reshape(2, 6, 4, 4).transpose(1, 2)
+        mixed = (att.weights(X, X, valid_lens) @ v).transpose(1, 2).reshape(2, 6, 16)
+        torch.testing.assert_close(att.W_o(mixed), att(X, X, X, valid_lens), atol=1e-6,
+                                   rtol=1e-5)
+
+
+def test_encoder_attention_weights_come_from_each_blocks_own_input():
+    vocab = small_vocab()
+    bert = tiny_bert(len(vocab), num_blks=3).eval()
+    tokens, segments, valid_lens = (torch.from_numpy(a) for a in d2l.pack_pairs(
+        ['a man sits on the grass .', 'a dog'], ['the man sits', 'a dog runs .'], vocab, 12))
+    tokens, segments = tokens.long(), segments.long()
+    inputs = []
+    hooks = [blk.register_forward_pre_hook(lambda _, args: inputs.append(args[0]))
+             for blk in bert.encoder.blks]
+    with torch.no_grad():
+        weights = bert.encoder.attention_weights(tokens, segments, valid_lens)
+        encoded = bert.encoder(tokens, segments, valid_lens)
+    for hook in hooks:
+        hook.remove()
+    assert len(weights) == 3 and len(inputs) == 6  # attention_weights, then forward
+    for i, blk in enumerate(bert.encoder.blks):
+        torch.testing.assert_close(inputs[i], inputs[3 + i])  # the very pass of forward
+        torch.testing.assert_close(weights[i], blk.attention.weights(
+            inputs[i], inputs[i], valid_lens))
+    assert encoded.shape == (2, 12, 16)
+
+
+@pytest.mark.parametrize('wrap', [False, True])
+def test_attention_weights_of_one_pair(wrap):
+    vocab = small_vocab()
+    net = tiny_bert(len(vocab))
+    net = d2l.BERTClassifier(net) if wrap else net
+    tokens, weights = d2l.attention_weights(net, vocab, 'A man sits on the grass .',
+                                            'a zebra sits .')
+    assert tokens == ['<cls>', 'a', 'man', 'sits', 'on', 'the', 'grass', '.', '<sep>',
+                      'a', '<unk>', 'sits', '.', '<sep>']
+    assert isinstance(weights, np.ndarray) and weights.shape == (2, 2, 14, 14)
+    np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-6)
+    assert not net.training
+
+
+def test_predict_probs_gives_every_example_in_order():
+    net, _, test_iter, _ = toy_setup(8, batch_size=8)
+    probs, labels = d2l.predict_probs(net, test_iter)
+    assert probs.shape == (64, 3) and labels.shape == (64,)
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-6)
+    assert labels.tolist() == test_iter.dataset.labels.tolist()
+    assert (probs.argmax(1) == labels).mean() == d2l.evaluate_accuracy_gpu(net, test_iter)
+    X, _ = test_iter.dataset[[5]]
+    with torch.no_grad():
+        np.testing.assert_allclose(torch.softmax(net(d2l.trim_batch((X, None))[0]), 1)[0],
+                                   probs[5], atol=1e-6)
+    with pytest.raises(ValueError, match='no examples'):
+        d2l.predict_probs(net, [])
+
+
 def test_attention_rejects_indivisible_heads():
     with pytest.raises(ValueError, match='num_heads=3'):
         d2l.MultiHeadAttention(16, 3, 0.1)
@@ -445,3 +537,12 @@ def test_predict_snli():
     assert probs[label] == max(probs.values())
     long = ' '.join(['dog'] * 100)
     assert d2l.predict_snli(net, vocab, long, long, max_len=32)[0] in d2l.LABELS
+
+
+def test_predict_snli_names_the_words_it_does_not_know(capsys):
+    vocab = small_vocab()
+    net = d2l.BERTClassifier(tiny_bert(len(vocab)))
+    d2l.predict_snli(net, vocab, 'a man sits on the grass .', 'a man sits .')
+    assert capsys.readouterr().out == ''
+    d2l.predict_snli(net, vocab, 'A zebra sits on the grass .', 'a Zebra naps !')
+    assert capsys.readouterr().out == 'not in the vocabulary, read as <unk>: zebra, naps, !\n'
