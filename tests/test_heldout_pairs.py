@@ -1,5 +1,5 @@
 """tests/heldout_pairs.tsv: SNLI-style pairs written by hand, to check that the reduced-mode
-model generalises beyond the generator's sentences (`make evaluate` reports its accuracy)."""
+model generalises beyond the generator's sentences (`python -m tools.evaluate` reports its accuracy)."""
 import collections
 import json
 import zipfile

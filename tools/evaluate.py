@@ -1,20 +1,21 @@
-"""How good is the reduced-mode model? `python -m tools.evaluate` (make evaluate).
+"""How good is the reduced-mode model? `python -m tools.evaluate [--framework mxnet]`.
 
-Fine-tunes the bundled bert.mini with the NLI notebook's recipe (PyTorch) and, as the control,
-the same classifier from a randomly initialised BERT of the same shape, with the same data and
-budget. For each it prints the test accuracy, the recall of each label, the mean probability of
-the predicted label, and the accuracy on the hand-written pairs of tests/heldout_pairs.tsv,
-which use the reduced vocabulary but none of the generator's sentences.
+Fine-tunes the bundled bert.mini with the NLI notebook's recipe (PyTorch, or MXNet/Gluon) and,
+as the control, the same classifier from a randomly initialised BERT of the same shape, with the
+same data and budget. For each it prints the test accuracy, the recall of each label, the mean
+probability of the predicted label, and the accuracy on the hand-written pairs of
+tests/heldout_pairs.tsv, which use the reduced vocabulary but none of the generator's sentences.
 """
 import argparse
+import contextlib
 import csv
+import importlib
+import io
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
-from d2lmini import torch as d2l
+from d2lmini.metrics import confusion_matrix, recall_precision
 
 HELDOUT = Path(__file__).resolve().parents[1] / 'tests' / 'heldout_pairs.tsv'
 
@@ -25,29 +26,70 @@ def read_heldout(path=HELDOUT):
         return list(csv.DictReader(f, delimiter='\t'))
 
 
-def fine_tune(bert, train_set, epochs, lr, batch_size, seed):
-    """The notebook's recipe: Adam on the mean cross-entropy, batches of similar length."""
-    torch.manual_seed(seed)
+class Torch:
+    """The notebook's recipe in PyTorch: Adam on the mean cross-entropy."""
+
+    def __init__(self):
+        self.d2l = importlib.import_module('d2lmini.torch')  # first: it sets torch's threads
+        import torch
+        self.torch = torch
+        self.devices = [torch.device('cpu')]
+
+    def seed(self, seed):
+        self.torch.manual_seed(seed)
+
+    def scratch(self, vocab, config):
+        return self.d2l.BERTModel(len(vocab), **config)
+
+    def recipe(self, net, lr):
+        loss = self.torch.nn.CrossEntropyLoss(reduction='none')
+        return loss, self.torch.optim.Adam(net.parameters(), lr=lr)
+
+
+class MXNet:
+    """The notebook's recipe in Gluon: Adam on the mean softmax cross-entropy."""
+
+    def __init__(self):
+        self.d2l = importlib.import_module('d2lmini.mxnet')  # first: it sets MXNet's threads
+        import mxnet
+        self.mx = mxnet
+        self.devices = [mxnet.cpu()]
+
+    def seed(self, seed):
+        self.mx.random.seed(seed)
+
+    def scratch(self, vocab, config):
+        bert = self.d2l.BERTModel(len(vocab), **config)
+        bert.initialize(self.mx.init.Xavier(), ctx=self.devices)
+        return bert
+
+    def recipe(self, net, lr):
+        trainer = self.mx.gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
+        return self.mx.gluon.loss.SoftmaxCrossEntropyLoss(), trainer
+
+
+def fine_tune(fw, bert, train_set, epochs, lr, batch_size, seed):
+    """Fine-tune a classifier on `bert` with batches of similar length, as the notebook does."""
+    d2l = fw.d2l
+    fw.seed(seed)
     net = d2l.BERTClassifier(bert)
     train_iter = d2l.load_snli_batches(train_set, batch_size, shuffle=True)
-    trainer = torch.optim.Adam(net.parameters(), lr=lr)
-    loss = nn.CrossEntropyLoss(reduction='none')
+    loss, trainer = fw.recipe(net, lr)
     for _ in range(epochs):
         for X, y in train_iter:
-            d2l.train_batch_ch13(net, X, y, loss, trainer, [torch.device('cpu')])
-    return net.eval()
+            d2l.train_batch_ch13(net, X, y, loss, trainer, fw.devices)
+    return net
 
 
-def report(name, net, vocab, test_set, heldout):
-    X, y = d2l.trim_batch(((test_set.all_token_ids, test_set.all_segments, test_set.valid_lens),
-                           test_set.labels))
-    with torch.no_grad():
-        probs = torch.softmax(net(X), dim=1).numpy()
-    pred, y = probs.argmax(1), y.numpy()
-    recall = [float((pred[y == k] == k).mean()) for k in range(3)]
-    right = [d2l.predict_snli(net, vocab, r['premise'], r['hypothesis'])[0] == r['label']
-             for r in heldout]
-    print(f'{name:12} test acc {(pred == y).mean():.3f}  recall E/C/N '
+def report(fw, name, net, vocab, test_set, heldout):
+    d2l = fw.d2l
+    probs, labels = d2l.predict_probs(net, d2l.load_snli_batches(test_set, 256, shuffle=False))
+    preds = probs.argmax(1)
+    recall, _ = recall_precision(confusion_matrix(labels, preds, len(d2l.LABELS)))
+    with contextlib.redirect_stdout(io.StringIO()):  # no unknown words here: keep it quiet
+        right = [d2l.predict_snli(net, vocab, r['premise'], r['hypothesis'])[0] == r['label']
+                 for r in heldout]
+    print(f'{name:12} test acc {(preds == labels).mean():.3f}  recall E/C/N '
           + '/'.join(f'{r:.2f}' for r in recall)
           + f'  mean p {probs.max(1).mean():.2f}  hand-written {np.mean(right):.2f}'
           f' ({sum(right)}/{len(right)})')
@@ -60,24 +102,26 @@ def report(name, net, vocab, test_set, heldout):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m tools.evaluate',
                                      description=__doc__.splitlines()[0])
+    parser.add_argument('--framework', choices=['torch', 'mxnet'], default='torch')
     parser.add_argument('--checkpoint', default='bert.mini')
     parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-    config = d2l.BERT_CONFIGS[args.checkpoint]
-    cpu = [torch.device('cpu')]
-    bert, vocab = d2l.load_pretrained_model(args.checkpoint, **config, devices=cpu)
+    fw = Torch() if args.framework == 'torch' else MXNet()
+    d2l, config = fw.d2l, fw.d2l.BERT_CONFIGS[args.checkpoint]
+    fw.seed(args.seed)
+    bert, vocab = d2l.load_pretrained_model(args.checkpoint, **config, devices=fw.devices)
     data_dir = d2l.download_extract('snli-mini')
     train_set = d2l.SNLIBERTDataset(d2l.read_snli(data_dir, True), 128, vocab)
     test_set = d2l.SNLIBERTDataset(d2l.read_snli(data_dir, False), 128, vocab)
     heldout = read_heldout()
     recipe = (args.epochs, args.lr, args.batch_size, args.seed)
-    report('pretrained', fine_tune(bert, train_set, *recipe), vocab, test_set, heldout)
-    torch.manual_seed(args.seed)
-    scratch = d2l.BERTModel(len(vocab), **config)
-    report('from scratch', fine_tune(scratch, train_set, *recipe), vocab, test_set,
+    report(fw, 'pretrained', fine_tune(fw, bert, train_set, *recipe), vocab, test_set, heldout)
+    fw.seed(args.seed)
+    scratch = fw.scratch(vocab, config)
+    report(fw, 'from scratch', fine_tune(fw, scratch, train_set, *recipe), vocab, test_set,
            heldout)
 
 
