@@ -102,7 +102,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
     '_pad_bert_inputs', '_get_mlm_data_from_tokens', 'get_pretraining_data', '_WikiTextDataset',
-    'load_data_wiki', '_get_batch_loss_bert', 'train_bert', 'get_bert_encoding',
+    'load_data_wiki', '_get_batch_loss_bert', 'train_bert', 'evaluate_pretraining',
+    'get_bert_encoding',
     'save_pretrained_model', 'register_saved_model',
 ]
 
@@ -651,19 +652,22 @@ def _trim_gathered_bert(items):
     return _trim_bert_batch(batch)
 
 
-def load_data_wiki(batch_size, max_len, name='wikitext-2', split='train', vocab=None):
+def load_data_wiki(batch_size, max_len, name='wikitext-2', split='train', vocab=None,
+                   use_foils=False):
     """Load a WikiText split as pretraining batches; return `(data_iter, vocab)`.
 
     `name` is a DATA_HUB entry: 'wikitext-2' (the real one) or 'wikitext-2-mini' (bundled).
-    Without `vocab`, one is made from the text. Batches hold pairs of similar length, each cut
-    to its longest pair; the pairs and masks are drawn once, seeded by the framework's random
-    generator, and the batches shuffled every epoch.
+    Without `vocab`, one is made from the text. A false next sentence is a random one, as in
+    the book; with `use_foils`, the corpus's foil where it has one (bert.mini's recipe).
+    Batches hold pairs of similar length, each cut to its longest pair; the pairs and masks
+    are drawn once, seeded by the framework's random generator, and the batches shuffled
+    every epoch.
     """
     # The real zip unpacks to wikitext-2/, not to a folder named after the zip
     data_dir = d2l.download_extract(name, 'wikitext-2' if name == 'wikitext-2' else None)
     paragraphs, foils = d2l._read_wiki(data_dir, split)
     seed = int(np.random.randint(0, 2**31))  # follows mx.random.seed
-    dataset = _WikiTextDataset(paragraphs, max_len, foils, vocab, seed)
+    dataset = _WikiTextDataset(paragraphs, max_len, foils if use_foils else None, vocab, seed)
     sampler = BucketBatchSampler(dataset.valid_lens, batch_size, True, seed)
     # batch_size=1 wraps each batch of indices into a list of one "index" (load_snli_batches)
     data_iter = gluon.data.DataLoader(dataset, sampler=sampler, batch_size=1,
@@ -703,7 +707,7 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
     trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
     animator = Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
                         legend=['mlm', 'nsp'])
-    every = max(1, num_steps // 50)  # points on the plot: redrawing it costs time
+    every = max(1, num_steps // 20)  # points on the plot: redrawing it costs time
     timer, losses, pairs = Timer(), {'mlm': [], 'nsp': []}, 0
     while len(losses['mlm']) < num_steps:
         epoch_start = len(losses['mlm'])
@@ -733,6 +737,22 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
     print(f"MLM loss {losses['mlm'][-1]:.3f}, NSP loss {losses['nsp'][-1]:.3f}")
     print(f'{pairs / timer.sum():.1f} sentence pairs/sec on {[str(d) for d in devices]}')
     return losses
+
+
+def evaluate_pretraining(net, data_iter):
+    """Accuracy of the masked-token and of the next-sentence predictions over all batches of
+    `data_iter`, in evaluation mode: `(mlm_acc, nsp_acc)`. Padded predictions do not count."""
+    device = _devices_of(net)[0]
+    metric = Accumulator(4)  # right masked tokens, masked tokens, right pairs, pairs
+    for batch in data_iter:  # outside autograd.record(): no gradients, dropout off
+        tokens_X, segments_X, valid_lens_x, pred_positions_X, mlm_weights_X, mlm_Y, nsp_y = (
+            _to(batch, device))
+        _, mlm_Y_hat, nsp_Y_hat = net(tokens_X, segments_X, valid_lens_x, pred_positions_X)
+        hits = (mlm_Y_hat.argmax(axis=-1).astype(mlm_Y.dtype) == mlm_Y) * mlm_weights_X
+        metric.add(hits.sum(), mlm_weights_X.sum(), num_correct(nsp_Y_hat, nsp_y), len(nsp_y))
+    if metric[3] == 0:
+        raise ValueError('data_iter yielded no examples to evaluate on')
+    return metric[0] / metric[1], metric[2] / metric[3]
 
 
 def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):

@@ -92,16 +92,8 @@ def pretrain(net, corpus, vocab, num_steps, batch_size=128, max_len=64, lr=2e-3,
 
 def pretraining_accuracy(net, corpus, vocab, seed, max_len=64):
     """Accuracy of masked-token and next-sentence predictions on `corpus` (eval mode)."""
-    net.eval()
-    mlm, nsp = d2l.Accumulator(2), d2l.Accumulator(2)
-    with torch.no_grad():
-        batches = make_batches(corpus, vocab, max_len, 256, np.random.default_rng(seed))
-        for tokens, segments, valid_lens, positions, weights, labels, is_next in batches:
-            _, mlm_Y_hat, nsp_Y_hat = net(tokens, segments, valid_lens, positions)
-            hits = (mlm_Y_hat.argmax(-1) == labels).float() * weights
-            mlm.add(hits.sum(), weights.sum())
-            nsp.add(d2l.num_correct(nsp_Y_hat, is_next), len(is_next))
-    return mlm[0] / mlm[1], nsp[0] / nsp[1]
+    rng = np.random.default_rng(seed)
+    return d2l.evaluate_pretraining(net, make_batches(corpus, vocab, max_len, 256, rng))
 
 
 def zip_checkpoint(path, folder, vocab, state_dict):
