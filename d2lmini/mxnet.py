@@ -701,19 +701,19 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
     """
     if num_steps < 1:
         raise ValueError(f'num_steps={num_steps}: train for at least one step')
-    if _devices_of(net) != [devices[0]]:
-        raise ValueError(f'the model is on {_devices_of(net)}: initialize it with '
+    if d2l._devices_of(net) != [devices[0]]:
+        raise ValueError(f'the model is on {d2l._devices_of(net)}: initialize it with '
                          f'ctx={devices[0]} to pretrain it there')
     trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
-    animator = Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
+    animator = d2l.Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
                         legend=['mlm', 'nsp'])
     every = max(1, num_steps // 20)  # points on the plot: redrawing it costs time
-    timer, losses, pairs = Timer(), {'mlm': [], 'nsp': []}, 0
+    timer, losses, pairs = d2l.Timer(), {'mlm': [], 'nsp': []}, 0
     while len(losses['mlm']) < num_steps:
         epoch_start = len(losses['mlm'])
         for batch in train_iter:
             timer.start()
-            batch = _to(batch, devices[0])
+            batch = d2l._to(batch, devices[0])
             step = len(losses['mlm'])
             if warmup_steps:
                 trainer.set_learning_rate(lr * min(
@@ -724,6 +724,7 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
             trainer.step(1)  # the loss is a mean already
             losses['mlm'].append(float(mlm_l))
             losses['nsp'].append(float(nsp_l))
+            npx.waitall()  # MXNet computes asynchronously: the update too belongs to this step
             timer.stop()
             pairs += len(batch[0])
             step += 1
@@ -759,7 +760,7 @@ def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
     """BERT's encoding of one sentence (or pair), a list of tokens each: `(1, tokens, hiddens)`,
     `<cls>` and `<sep>` included. The book's version reads `vocab` from a global variable."""
     tokens, segments = d2l.get_tokens_and_segments(tokens_a, tokens_b)
-    device = _devices_of(net)[0]
+    device = d2l._devices_of(net)[0]
     token_ids = np.array(vocab[tokens], ctx=device, dtype='int64')[None, :]
     segments = np.array(segments, ctx=device, dtype='int64')[None, :]
     valid_len = np.array([len(tokens)], ctx=device, dtype='int32')

@@ -601,16 +601,16 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
     if warmup_steps:
         schedule = torch.optim.lr_scheduler.LambdaLR(trainer, lambda s: min(
             (s + 1) / warmup_steps, (num_steps - s) / (num_steps - warmup_steps + 1)))
-    animator = Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
+    animator = d2l.Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
                         legend=['mlm', 'nsp'])
     every = max(1, num_steps // 20)  # points on the plot: redrawing it costs time
-    timer, losses, pairs = Timer(), {'mlm': [], 'nsp': []}, 0
+    timer, losses, pairs = d2l.Timer(), {'mlm': [], 'nsp': []}, 0
     net.train()
     while len(losses['mlm']) < num_steps:
         epoch_start = len(losses['mlm'])
         for batch in train_iter:
             timer.start()
-            batch = _to(batch, devices[0])
+            batch = d2l._to(batch, devices[0])
             trainer.zero_grad()
             mlm_l, nsp_l, l = _get_batch_loss_bert(net, loss, vocab_size, *batch)
             l.backward()
@@ -656,7 +656,7 @@ def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
     """BERT's encoding of one sentence (or pair), a list of tokens each: `(1, tokens, hiddens)`,
     `<cls>` and `<sep>` included. The book's version reads `vocab` from a global variable."""
     tokens, segments = d2l.get_tokens_and_segments(tokens_a, tokens_b)
-    device = _device_of(net)
+    device = d2l._device_of(net)
     token_ids = torch.tensor(vocab[tokens], device=device)[None, :]
     segments = torch.tensor(segments, device=device)[None, :]
     valid_len = torch.tensor([len(tokens)], device=device)
