@@ -542,3 +542,40 @@ def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypa
     d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
     with pytest.raises(KeyError, match='save one with save_pretrained_model'):
         d2l.register_saved_model('bert.other')
+
+
+def test_full_mode_reads_wikitext_2_as_the_book_publishes_it(tmp_path, monkeypatch):
+    # WikiText-2's zip (wikitext-2-v1.zip, unpacking to wikitext-2/) from a local server standing
+    # in for the mirror; its text has headings and no foils, as the real one
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    served = tmp_path / 'served'
+    served.mkdir()
+    body = ' \n = Valkyria Chronicles = \n \n' + ''.join(
+        f' {WIKI[i % 5]} {WIKI[(i + 1) % 5]} {WIKI[(i + 3) % 5]} \n' for i in range(60))
+    with zipfile.ZipFile(served / 'wikitext-2-v1.zip', 'w') as zf:
+        for split in ('train', 'valid', 'test'):
+            zf.writestr(f'wikitext-2/wiki.{split}.tokens', body)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv('D2LMINI_MIRROR', f'http://127.0.0.1:{server.server_address[1]}')
+        monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path / 'data'))
+        url, sha1 = d2l.DATA_HUB['wikitext-2']
+        assert url.endswith('/wikitext-2-v1.zip')
+        assert sha1 == '3c914d17d80b1459be871a5039ac23e752a53cbe'  # the book's
+        sha1 = hashlib.sha1((served / 'wikitext-2-v1.zip').read_bytes()).hexdigest()
+        monkeypatch.setitem(d2l.DATA_HUB, 'wikitext-2', (url, sha1))
+        torch.manual_seed(0)
+        data_iter, vocab = d2l.load_data_wiki(16, 64)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (tmp_path / 'data' / 'wikitext-2' / 'wiki.train.tokens').exists()
+    assert len(data_iter.dataset) == 60 * 2 and len(vocab) == 5 + len(
+        {w for s in WIKI for w in s.split()})
+    # no foils: a false next sentence is one of the corpus's sentences
+    assert 0.3 < data_iter.dataset.nsp_labels.float().mean() < 0.7
