@@ -58,8 +58,9 @@ bench: $(INSTALLED)    ## speed and memory benchmark (JSON lines)
 bench-shared: $(INSTALLED)  ## each notebook alone, then two of a track at once: time ratios
 	$(PY) -m tools.bench_shared notebooks
 
-data: $(INSTALLED)     ## rebuild the bundled reduced SNLI zip
+data: $(INSTALLED)     ## rebuild the bundled reduced SNLI and WikiText zips
 	$(PY) -m tools.snligen d2lmini/data
+	$(PY) -m tools.wikigen d2lmini/data
 
 checkpoints: $(INSTALLED)  ## rebuild the bundled bert.mini checkpoints (both frameworks)
 	$(PY) -m tools.pretrain d2lmini/data

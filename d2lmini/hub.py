@@ -6,6 +6,7 @@ the sha1 matched, so a failed or interrupted download never leaves a file that l
 Environment: D2LMINI_DATA_DIR (data folder), D2LMINI_MIRROR (base URL replacing the web hosts),
 D2LMINI_TIMEOUT (seconds to wait for a server, default 30).
 """
+import json
 import logging
 import os
 import re
@@ -43,6 +44,13 @@ DATA_HUB['SNLI'] = ('https://nlp.stanford.edu/projects/snli/snli_1.0.zip',
                     '9fcde07509c7e87ec61c640c1b2753d9041758e4')
 DATA_HUB['snli-mini'] = (bundled_url('snli-mini.zip'),
                          '58fa141c68374aaf7340a58b5c78b97eab8ada12')
+# The book's host of WikiText-2 (an S3 bucket) is gone; this mirror serves the same zip, which
+# the sha1 (the book's) vouches for. It unpacks to wikitext-2/.
+DATA_HUB['wikitext-2'] = ('https://wikitext.smerity.com/wikitext-2-v1.zip',
+                          '3c914d17d80b1459be871a5039ac23e752a53cbe')
+# The paragraphs bert.mini was pretrained on, in WikiText's layout (tools/wikigen.py)
+DATA_HUB['wikitext-2-mini'] = (bundled_url('wikitext-2-mini.zip'),
+                               '110e1902c00665648826d2f43bdec48d99e5998e')
 
 
 def data_dir():
@@ -216,14 +224,15 @@ def sha1_of(path):
     return pooch.file_hash(str(path), alg='sha1')
 
 
-def write_zip(path, files, compresslevel=None):
+def write_zip(path, files, compresslevel=None, compression=zipfile.ZIP_DEFLATED):
     """Write `files` ({name in the zip: bytes}, in that order) as the zip `path` and return
     `path`. Fixed timestamps and permissions make the same content give the same bytes; the
-    zip is written under a temporary name and renamed, so a half-written one never shows."""
+    zip is written under a temporary name and renamed, so a half-written one never shows.
+    `compression` ZIP_BZIP2 makes text about half as big as deflate does (Python reads both)."""
     with zipfile.ZipFile(f'{path}.tmp', 'w') as zf:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = compression
             info.create_system = 3  # Unix on every system, for the permission bits below
             info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
             zf.writestr(info, data, compresslevel=compresslevel)
@@ -243,6 +252,33 @@ BERT_CONFIGS = {
     'bert.base': {'num_hiddens': 768, 'ffn_num_hiddens': 3072, 'num_heads': 12, 'num_blks': 12,
                   'dropout': 0.1, 'max_len': 512},
 }
+
+
+def register_checkpoint(name, path, config, hub):
+    """Register the checkpoint zip `path` as `name`: its file URL and sha1 in `hub` (a
+    DATA_HUB), its hyperparameters in BERT_CONFIGS. Both are also written beside the zip
+    (`<path>.json`), so that register_saved_checkpoint can do the same in another session."""
+    path = Path(path).resolve()
+    sha1 = sha1_of(path)
+    hub[name] = (path.as_uri(), sha1)
+    BERT_CONFIGS[name] = dict(config)
+    record = {'name': name, 'sha1': sha1, 'config': dict(config)}
+    Path(f'{path}.json').write_text(json.dumps(record, indent=1) + '\n', encoding='utf-8')
+
+
+def register_saved_checkpoint(name, filename, hub):
+    """Register `name` from the record that register_checkpoint wrote beside `filename` in
+    the data folder (a checkpoint saved in an earlier session)."""
+    path = data_dir() / filename
+    try:
+        record = json.loads(Path(f'{path}.json').read_text(encoding='utf-8'))
+    except FileNotFoundError:
+        raise _UnknownName(
+            f'{name!r} is neither a DATA_HUB name nor a checkpoint saved in the data folder '
+            f'({path} and its .json record are missing): save one with save_pretrained_model '
+            f'(notebook bert-pretraining), with the same D2LMINI_DATA_DIR') from None
+    hub[name] = (path.as_uri(), record['sha1'])
+    BERT_CONFIGS[name] = record['config']
 
 
 def _shapes(names, params):

@@ -4,8 +4,10 @@ The names follow the book (d2l.BERTModel, d2l.train_ch13, ...). d2lmini/torch.py
 twin: the same public names, in the same order, with the same docstrings but for framework
 words and framework notes (a paragraph that starts "PyTorch:" or "Gluon:").
 """
+import json
 import os
 import sys
+import tempfile
 import warnings
 
 from .utils import let_idle_threads_sleep, mxnet_problem, threads_to_use  # before MXNet
@@ -56,6 +58,15 @@ from . import hub
 from .hub import DATA_URL, data_dir
 from .metrics import confident_mistakes, confusion_matrix, recall_precision
 from .plots import show_confusion_matrix, show_heatmaps
+from .pretraining import (
+    _get_mlm_data_from_tokens,
+    _get_next_sentence,
+    _get_nsp_data_from_paragraph,
+    _pad_bert_inputs,
+    _read_wiki,
+    _replace_mlm_tokens,
+    get_pretraining_data,
+)
 from .snli import LABELS, read_snli
 from .text import (
     BucketBatchSampler,
@@ -92,6 +103,12 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Training and prediction
     'num_correct', 'accuracy', 'evaluate_accuracy_gpu', 'train_batch_ch13', 'train_ch13',
     'predict_snli', 'predict_probs', 'attention_weights',
+    # Pretraining BERT
+    '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
+    '_pad_bert_inputs', '_get_mlm_data_from_tokens', 'get_pretraining_data', '_WikiTextDataset',
+    'load_data_wiki', '_get_batch_loss_bert', 'train_bert', 'evaluate_pretraining',
+    'get_bert_encoding',
+    'save_pretrained_model', 'register_saved_model',
 ]
 
 # Code that the notebooks show calls helpers as `d2l.X`; this lets the very same text run here.
@@ -654,3 +671,189 @@ def attention_weights(net, vocab, premise, hypothesis, max_len=128):
     X, _ = trim_batch((packed, None))
     weights = net.encoder.attention_weights(*_to(X, _devices_of(net)[0]))
     return vocab.to_tokens(X[0][0]), np.stack(weights)[:, 0].asnumpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretraining BERT
+
+class _WikiTextDataset(gluon.data.Dataset):
+    """BERT's pretraining examples from paragraphs (lists of sentences): next-sentence pairs,
+    packed and padded to `max_len`, with 15% of the words masked. `rng` (a seed or a numpy
+    Generator) draws the pairs and masks once; `foils` are _read_wiki's."""
+
+    def __init__(self, paragraphs, max_len, foils=None, vocab=None, rng=None):
+        if vocab is None:  # words seen fewer than 5 times become <unk>, as in the book
+            sentences = [s for p in paragraphs for s in p]
+            vocab = d2l.Vocab(d2l.tokenize(sentences), min_freq=5,
+                              reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>'])
+        self.vocab = vocab
+        arrays = d2l.get_pretraining_data(paragraphs, foils, vocab, max_len,
+                                          onp.random.default_rng(rng))
+        # Seven numpy arrays, one row per pair; _trim_bert_batch makes MXNet arrays of a batch
+        (self.all_token_ids, self.all_segments, self.valid_lens, self.all_pred_positions,
+         self.all_mlm_weights, self.all_mlm_labels, self.nsp_labels) = arrays
+
+    def __getitem__(self, idx):
+        # `idx` may also be a list of indices: then a whole batch comes back at once.
+        return (self.all_token_ids[idx], self.all_segments[idx], self.valid_lens[idx],
+                self.all_pred_positions[idx], self.all_mlm_weights[idx],
+                self.all_mlm_labels[idx], self.nsp_labels[idx])
+
+    def __len__(self):
+        return len(self.nsp_labels)
+
+
+def _trim_bert_batch(batch):
+    """A whole batch of _WikiTextDataset cut to its longest pair, with int64 ids and labels."""
+    tokens, segments, valid_lens, pred_positions, mlm_weights, mlm_labels, nsp_labels = batch
+    steps = int(valid_lens.max())
+    return (np.array(tokens[:, :steps], dtype='int64'),
+            np.array(segments[:, :steps], dtype='int64'), np.array(valid_lens, dtype='int32'),
+            np.array(pred_positions, dtype='int64'), np.array(mlm_weights, dtype='float32'),
+            np.array(mlm_labels, dtype='int64'), np.array(nsp_labels, dtype='int64'))
+
+
+def _trim_gathered_bert(items):
+    (batch,) = items
+    return _trim_bert_batch(batch)
+
+
+def load_data_wiki(batch_size, max_len, name='wikitext-2', split='train', vocab=None,
+                   use_foils=False):
+    """Load a WikiText split as pretraining batches; return `(data_iter, vocab)`.
+
+    `name` is a DATA_HUB entry: 'wikitext-2' (the real one) or 'wikitext-2-mini' (bundled).
+    Without `vocab`, one is made from the text. A false next sentence is a random one, as in
+    the book; with `use_foils`, the corpus's foil where it has one (bert.mini's recipe).
+    Batches hold pairs of similar length, each cut to its longest pair; the pairs and masks
+    are drawn once, seeded by the framework's random generator, and the batches shuffled
+    every epoch.
+    """
+    # The real zip unpacks to wikitext-2/, not to a folder named after the zip
+    data_dir = d2l.download_extract(name, 'wikitext-2' if name == 'wikitext-2' else None)
+    paragraphs, foils = d2l._read_wiki(data_dir, split)
+    seed = int(np.random.randint(0, 2**31))  # follows mx.random.seed
+    dataset = _WikiTextDataset(paragraphs, max_len, foils if use_foils else None, vocab, seed)
+    sampler = BucketBatchSampler(dataset.valid_lens, batch_size, True, seed)
+    # batch_size=1 wraps each batch of indices into a list of one "index" (load_snli_batches)
+    data_iter = gluon.data.DataLoader(dataset, sampler=sampler, batch_size=1,
+                                      batchify_fn=_trim_gathered_bert)
+    return data_iter, dataset.vocab
+
+
+def _get_batch_loss_bert(net, loss, vocab_size, tokens_X, segments_X, valid_lens_x,
+                         pred_positions_X, mlm_weights_X, mlm_Y, nsp_y):
+    """The two pretraining losses of a batch and their sum: `(mlm_l, nsp_l, l)`.
+
+    `loss` gives one loss per example. The masked-LM loss is the mean over the real
+    predictions (weight 1), the next-sentence loss the mean over the pairs.
+    """
+    _, mlm_Y_hat, nsp_Y_hat = net(tokens_X, segments_X, valid_lens_x, pred_positions_X)
+    mlm_l = loss(mlm_Y_hat.reshape(-1, vocab_size), mlm_Y.reshape(-1))
+    mlm_l = (mlm_l * mlm_weights_X.reshape(-1)).sum() / mlm_weights_X.sum()
+    nsp_l = loss(nsp_Y_hat, nsp_y).mean()
+    return mlm_l, nsp_l, mlm_l + nsp_l
+
+
+def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
+               warmup_steps=None):
+    """Pretrain `net` on both tasks for `num_steps` batches with Adam, plot both losses, and
+    return the losses of every step: `{'mlm': [...], 'nsp': [...]}`.
+
+    The learning rate is `lr` throughout (the book's 0.01); with `warmup_steps`, it rises
+    linearly over those steps, then falls linearly to 0 at the last step.
+
+    Gluon: the model trains on devices[0], where it must be initialized (and nowhere else).
+    """
+    if num_steps < 1:
+        raise ValueError(f'num_steps={num_steps}: train for at least one step')
+    if d2l._devices_of(net) != [devices[0]]:
+        raise ValueError(f'the model is on {d2l._devices_of(net)}: initialize it with '
+                         f'ctx={devices[0]} to pretrain it there')
+    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
+    animator = d2l.Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
+                        legend=['mlm', 'nsp'])
+    every = max(1, num_steps // 20)  # points on the plot: redrawing it costs time
+    timer, losses, pairs = d2l.Timer(), {'mlm': [], 'nsp': []}, 0
+    while len(losses['mlm']) < num_steps:
+        epoch_start = len(losses['mlm'])
+        for batch in train_iter:
+            timer.start()
+            batch = d2l._to(batch, devices[0])
+            step = len(losses['mlm'])
+            if warmup_steps:
+                trainer.set_learning_rate(lr * min(
+                    (step + 1) / warmup_steps, (num_steps - step) / (num_steps - warmup_steps + 1)))
+            with autograd.record():
+                mlm_l, nsp_l, l = _get_batch_loss_bert(net, loss, vocab_size, *batch)
+            l.backward()
+            trainer.step(1)  # the loss is a mean already
+            losses['mlm'].append(float(mlm_l))
+            losses['nsp'].append(float(nsp_l))
+            npx.waitall()  # MXNet computes asynchronously: the update too belongs to this step
+            timer.stop()
+            pairs += len(batch[0])
+            step += 1
+            if step % every == 0 or step == num_steps:
+                animator.add(step, (sum(losses['mlm'][-every:]) / every,
+                                    sum(losses['nsp'][-every:]) / every))
+            if step == num_steps:
+                break
+        if len(losses['mlm']) == epoch_start:
+            raise ValueError('train_iter yielded no batches to train on')
+    print(f"MLM loss {losses['mlm'][-1]:.3f}, NSP loss {losses['nsp'][-1]:.3f}")
+    print(f'{pairs / timer.sum():.1f} sentence pairs/sec on {[str(d) for d in devices]}')
+    return losses
+
+
+def evaluate_pretraining(net, data_iter):
+    """Accuracy of the masked-token and of the next-sentence predictions over all batches of
+    `data_iter`, in evaluation mode: `(mlm_acc, nsp_acc)`. Padded predictions do not count."""
+    device = _devices_of(net)[0]
+    metric = Accumulator(4)  # right masked tokens, masked tokens, right pairs, pairs
+    for batch in data_iter:  # outside autograd.record(): no gradients, dropout off
+        tokens_X, segments_X, valid_lens_x, pred_positions_X, mlm_weights_X, mlm_Y, nsp_y = (
+            _to(batch, device))
+        _, mlm_Y_hat, nsp_Y_hat = net(tokens_X, segments_X, valid_lens_x, pred_positions_X)
+        hits = (mlm_Y_hat.argmax(axis=-1).astype(mlm_Y.dtype) == mlm_Y) * mlm_weights_X
+        metric.add(hits.sum(), mlm_weights_X.sum(), num_correct(nsp_Y_hat, nsp_y), len(nsp_y))
+    if metric[3] == 0:
+        raise ValueError('data_iter yielded no examples to evaluate on')
+    return metric[0] / metric[1], metric[2] / metric[3]
+
+
+def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
+    """BERT's encoding of one sentence (or pair), a list of tokens each: `(1, tokens, hiddens)`,
+    `<cls>` and `<sep>` included. The book's version reads `vocab` from a global variable."""
+    tokens, segments = d2l.get_tokens_and_segments(tokens_a, tokens_b)
+    device = d2l._devices_of(net)[0]
+    token_ids = np.array(vocab[tokens], ctx=device, dtype='int64')[None, :]
+    segments = np.array(segments, ctx=device, dtype='int64')[None, :]
+    valid_len = np.array([len(tokens)], ctx=device, dtype='int32')
+    encoded_X, _, _ = net(token_ids, segments, valid_len)  # outside autograd: no dropout
+    return encoded_X
+
+
+def save_pretrained_model(bert, vocab, name, config):
+    """Save `bert` and `vocab` in the book's checkpoint layout: a zip in the data folder
+    holding one folder with `vocab.json` and `pretrained.params`. Register it as `name` in
+    DATA_HUB (with its sha1) and its hyperparameters `config` in BERT_CONFIGS, so that
+    load_pretrained_model(name, ...) loads it; return the zip's path.
+
+    Gluon: `<name>.zip` holding the folder `<name>/`; the parameters are written by
+    save_parameters (structural names)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bert.save_parameters(os.path.join(tmp, 'pretrained.params'))
+        with open(os.path.join(tmp, 'pretrained.params'), 'rb') as f:
+            params = f.read()
+    path = hub.write_zip(data_dir() / f'{name}.zip', {
+        f'{name}/vocab.json': json.dumps(vocab.idx_to_token, ensure_ascii=False).encode(),
+        f'{name}/pretrained.params': params})
+    hub.register_checkpoint(name, path, config, DATA_HUB)
+    return path
+
+
+def register_saved_model(name):
+    """Register a model that save_pretrained_model saved as `name` in an earlier session (in
+    the same data folder), so that load_pretrained_model(name, ...) finds it."""
+    hub.register_saved_checkpoint(name, f'{name}.zip', DATA_HUB)

@@ -257,3 +257,34 @@ def test_bundled_checkpoint_gives_the_same_attention_in_both_frameworks(tmp_path
     assert t_tokens == g_tokens and len(t_tokens) == 19
     assert t_weights.shape == g_weights.shape == (2, 4, 19, 19)
     onp.testing.assert_allclose(g_weights, t_weights, atol=1e-5, rtol=0)
+
+
+def test_checkpoints_saved_by_either_pretraining_notebook_load_in_the_other(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path))
+    monkeypatch.setattr(d2l_torch, 'DATA_HUB', dict(d2l_torch.DATA_HUB))
+    monkeypatch.setattr(d2l_mx, 'DATA_HUB', dict(d2l_mx.DATA_HUB))
+    monkeypatch.setattr(d2l_torch.hub, 'BERT_CONFIGS', dict(d2l_torch.BERT_CONFIGS))
+    config = dict(CONFIG, num_blks=2)
+    vocab = d2l_torch.Vocab([TOKENS[5:]], reserved_tokens=TOKENS[1:5])
+    (tmp_path / 'g').mkdir()
+    (tmp_path / 't').mkdir()
+    tokens = torch.tensor([[3, 5, 6, 7, 4, 8, 9, 4]])
+    X = (tokens, torch.tensor([[0] * 5 + [1] * 3]), torch.tensor([8]))
+    # PyTorch saves, convert writes the MXNet file, MXNet loads it: the same outputs
+    t_net = torch_bert()
+    t_zip = d2l_torch.save_pretrained_model(t_net, vocab, 'bert.a', config)
+    g_zip = convert.write_gluon_zip(t_zip, tmp_path / 'g')
+    d2l_mx.DATA_HUB['bert.a'] = (d2l_mx.hub.Path(g_zip).as_uri(), d2l_mx.hub.sha1_of(g_zip))
+    g_net, _ = d2l_mx.load_pretrained_model('bert.a', **config, devices=[d2l_mx.mx.cpu()])
+    with torch.no_grad():
+        expected = t_net(*X)[0].numpy()
+    got = g_net(*(np.array(x.numpy()) for x in X))[0].asnumpy()
+    assert onp.allclose(got, expected, atol=1e-5)
+    # and back: MXNet saves, convert writes the PyTorch file, PyTorch loads it
+    g_zip2 = d2l_mx.save_pretrained_model(g_net, vocab, 'bert.b', config)
+    t_zip2 = convert.write_torch_zip(g_zip2, tmp_path / 't')
+    d2l_torch.DATA_HUB['bert.b'] = (d2l_mx.hub.Path(t_zip2).as_uri(), d2l_mx.hub.sha1_of(t_zip2))
+    t_net2, _ = d2l_torch.load_pretrained_model('bert.b', **config, devices=[torch.device('cpu')])
+    assert all(torch.equal(a, b) for a, b in zip(t_net2.state_dict().values(),
+                                                 t_net.state_dict().values()))

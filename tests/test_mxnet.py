@@ -756,3 +756,87 @@ def test_predict_snli_names_the_words_it_does_not_know(capsys):
     assert capsys.readouterr().out == ''
     d2l.predict_snli(net, vocab, 'A zebra sits on the grass .', 'a Zebra naps !')
     assert capsys.readouterr().out == 'not in the vocabulary, read as <unk>: zebra, naps, !\n'
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretraining BERT (the same checks as in test_torch.py)
+
+WIKI = ['the dog runs on the grass .', 'a man sits in the park .', 'the man is on the grass .',
+        'a dog sits .', 'the park is green .']
+TINY_BERT = {'num_hiddens': 16, 'ffn_num_hiddens': 32, 'num_heads': 2, 'num_blks': 2,
+             'dropout': 0.0, 'max_len': 64}
+
+
+def wiki_folder(tmp_path, lines=400):
+    rng = onp.random.default_rng(0)
+    text_lines = [' ' + ' '.join(rng.choice(WIKI, rng.integers(2, 5))) + ' \n'
+                  for _ in range(lines)]
+    (tmp_path / 'wiki.train.tokens').write_text(' = Title = \n' + ''.join(text_lines))
+    return tmp_path
+
+
+def pretraining_bert(vocab_size):
+    mx.random.seed(0)
+    net = d2l.BERTModel(vocab_size, **TINY_BERT)
+    net.initialize(init.Xavier(), ctx=CPU)
+    return net
+
+
+def test_pretraining_batches_and_the_loss_ignore_padded_predictions(tmp_path):
+    paragraphs, foils = d2l._read_wiki(wiki_folder(tmp_path))
+    dataset = d2l._WikiTextDataset(paragraphs, 64, foils, rng=0)
+    batch = d2l._trim_bert_batch(dataset[list(range(32))])
+    tokens, _, valid_lens, _, weights, labels, nsp = batch
+    assert tokens.shape[1] == int(valid_lens.max()) and tokens.dtype == onp.int64
+    net = pretraining_bert(len(dataset.vocab))
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    mlm_l, nsp_l, l = d2l._get_batch_loss_bert(net, loss, len(dataset.vocab), *batch)
+    _, mlm_Y_hat, nsp_Y_hat = net(*batch[:4])
+    real = weights.asnumpy() > 0
+    per_pred = loss(mlm_Y_hat.reshape(-1, len(dataset.vocab)), labels.reshape(-1)).asnumpy()
+    assert onp.isclose(float(mlm_l), per_pred[real.reshape(-1)].mean(), rtol=1e-5)
+    assert onp.isclose(float(nsp_l), float(loss(nsp_Y_hat, nsp).mean()), rtol=1e-5)
+    assert onp.isclose(float(l), float(mlm_l) + float(nsp_l), rtol=1e-5)
+
+
+def test_train_bert_lowers_the_mlm_loss_and_needs_steps(tmp_path):
+    paragraphs, foils = d2l._read_wiki(wiki_folder(tmp_path))
+    dataset = d2l._WikiTextDataset(paragraphs, 64, foils, rng=0)
+    batches = [d2l._trim_bert_batch(dataset[list(range(i, i + 64))])
+               for i in range(0, len(dataset) - 64, 64)]
+    net = pretraining_bert(len(dataset.vocab))
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    with pytest.raises(ValueError, match='at least one step'):
+        d2l.train_bert(batches, net, loss, len(dataset.vocab), CPU, 0)
+    losses = d2l.train_bert(batches, net, loss, len(dataset.vocab), CPU, 30, lr=1e-2,
+                            warmup_steps=3)
+    assert len(losses['mlm']) == len(losses['nsp']) == 30
+    assert onp.mean(losses['mlm'][-5:]) < onp.mean(losses['mlm'][:5]) - 0.5
+    with pytest.raises(ValueError, match='no batches'):
+        d2l.train_bert([], net, loss, len(dataset.vocab), CPU, 1)
+
+
+def test_bert_encoding_depends_on_the_sentence():
+    vocab = small_vocab()
+    net = pretraining_bert(len(vocab))
+    alone = d2l.get_bert_encoding(net, vocab, ['a', 'dog', 'runs'])
+    pair = d2l.get_bert_encoding(net, vocab, ['a', 'dog', 'sits'], ['the', 'man'])
+    assert alone.shape == (1, 5, 16) and pair.shape == (1, 8, 16)
+    assert not onp.allclose(alone[0, 2].asnumpy(), pair[0, 2].asnumpy())
+
+
+def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypatch):
+    monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path))
+    monkeypatch.setattr(d2l, 'DATA_HUB', dict(d2l.DATA_HUB))
+    monkeypatch.setattr(d2l.hub, 'BERT_CONFIGS', dict(d2l.BERT_CONFIGS))
+    vocab = small_vocab()
+    net = pretraining_bert(len(vocab))
+    path = d2l.save_pretrained_model(net, vocab, 'bert.test', TINY_BERT)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ['bert.test/vocab.json', 'bert.test/pretrained.params']
+    bert, _ = d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    X = (np.array([[3, 5, 6, 4]]), np.zeros((1, 4), dtype='int64'), np.array([4]))
+    assert onp.array_equal(bert(*X)[0].asnumpy(), net(*X)[0].asnumpy())
+    del d2l.DATA_HUB['bert.test'], d2l.hub.BERT_CONFIGS['bert.test']
+    d2l.register_saved_model('bert.test')
+    d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)

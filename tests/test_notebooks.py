@@ -2,6 +2,7 @@
 
 nbval executes the notebooks themselves (see pyproject.toml); these tests check their text.
 """
+import inspect
 import json
 import re
 import subprocess
@@ -10,11 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from d2lmini import pretraining
+
 ROOT = Path(__file__).resolve().parents[1]
 TRACKS = {'pytorch': 'torch', 'mxnet': 'mxnet'}
 TOPICS = sorted(p.name for p in (ROOT / 'notebooks' / 'pytorch').glob('*.ipynb'))
-# Classes and functions a notebook defines in a cell of its own, verbatim from d2lmini.
-TAUGHT = ['load_pretrained_model', 'SNLIBERTDataset', 'BERTClassifier']
+# Classes and functions each notebook defines in a cell of its own, verbatim from d2lmini.
+TAUGHT = {
+    'natural-language-inference-bert.ipynb': [
+        'load_pretrained_model', 'SNLIBERTDataset', 'BERTClassifier'],
+    'bert-pretraining.ipynb': [
+        '_WikiTextDataset', '_get_batch_loss_bert', 'train_bert', 'get_bert_encoding'],
+}
+# Framework-free functions a notebook shows in a markdown code block, verbatim from d2lmini.
+SHOWN = {
+    'bert-pretraining.ipynb': (pretraining, [
+        '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
+        '_pad_bert_inputs', '_get_mlm_data_from_tokens']),
+}
 # Words that name a framework; twins (notebook markdown, module docstrings) may differ in these.
 FRAMEWORK_WORDS = re.compile(r'PyTorch|MXNet/Gluon|MXNet|Gluon|torch|mxnet|pytorch')
 
@@ -30,6 +44,7 @@ def cells(track, topic):
 
 def test_every_topic_has_both_tracks():
     assert TOPICS, 'no notebooks found'
+    assert TOPICS == sorted(TAUGHT), 'list what each notebook teaches in TAUGHT'
     assert TOPICS == sorted(p.name for p in (ROOT / 'notebooks' / 'mxnet').glob('*.ipynb'))
 
 
@@ -52,12 +67,24 @@ def test_taught_code_is_the_exported_code(track, topic):
     # Each framework in its own process: importing MXNet changes PyTorch's thread settings.
     code = ('import inspect, json\n'
             f'from d2lmini import {TRACKS[track]} as d2l\n'
-            f'print(json.dumps({{n: inspect.getsource(getattr(d2l, n)) for n in {TAUGHT!r}}}))')
+            f'names = {TAUGHT[topic]!r}\n'
+            'print(json.dumps({n: inspect.getsource(getattr(d2l, n)) for n in names}))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     sources = json.loads(out.stdout.strip().splitlines()[-1])
     cell_texts = [''.join(c['source']) for c in cells(track, topic) if c['cell_type'] == 'code']
     for name, source in sources.items():
         assert source.strip() in cell_texts, f'{track}/{topic} does not show d2l.{name} verbatim'
+
+
+@pytest.mark.parametrize('track', TRACKS)
+@pytest.mark.parametrize('topic', sorted(SHOWN))
+def test_shown_code_is_the_exported_code(track, topic):
+    module, names = SHOWN[topic]
+    text = '\n'.join(''.join(c['source']) for c in cells(track, topic)
+                     if c['cell_type'] == 'markdown')
+    for name in names:
+        source = inspect.getsource(getattr(module, name)).strip()
+        assert f'```python\n{source}\n```' in text, f'{track}/{topic} does not show {name} verbatim'
 
 
 @pytest.mark.parametrize('track', TRACKS)

@@ -17,7 +17,7 @@ def sanitize(text):
 
 
 def test_sanitize_file_has_every_pattern():
-    assert len(get_sanitize_patterns(SANITIZE.read_text())) == 9
+    assert len(get_sanitize_patterns(SANITIZE.read_text())) == 16
 
 
 @pytest.mark.parametrize('line, expected', [
@@ -26,6 +26,16 @@ def test_sanitize_file_has_every_pattern():
     ('88.0 examples/sec on [cpu(0)]\nnext line', 'N examples/sec on DEVICES\nnext line'),
     ("[device(type='cpu')]", '[DEVICES]'),
     ('[gpu(0), gpu(1)]', '[DEVICES]'),
+    ("1361.3 sentence pairs/sec on ['cpu(0)']", 'N sentence pairs/sec on DEVICES'),
+    ('MLM loss 3.237, NSP loss 0.596', 'MLM loss L, NSP loss L'),
+    ('masked-LM loss 5.61 at the start, 3.02 at the end (means of 5 and 50 steps)',
+     'masked-LM loss L at the start, L at the end (means of 5 and 50 steps)'),
+    ('pretrained  masked-token accuracy 0.273, next-sentence accuracy 0.521',
+     'pretrained  masked-token accuracy A, next-sentence accuracy A'),
+    ('    top: guitar 0.41  drum 0.12  car 0.05', '    top: TOKENS'),
+    ('    P(is next) = 0.93', '    P(is next) = P'),
+    ("DATA_HUB['bert.mine']: bert.mine.torch.zip, sha1 907171f93d2ca5c764f079460f33b4d3ef6b7ba0",
+     "DATA_HUB['bert.mine']: bert.mine.torch.zip, sha1 SHA1"),
     ("devices: ['cuda:0', 'cuda:1']", 'devices: [DEVICES]'),
     ('[cpu]', '[DEVICES]'),
     ('epoch took 1.23 sec', 'epoch took T sec'),

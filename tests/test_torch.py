@@ -546,3 +546,137 @@ def test_predict_snli_names_the_words_it_does_not_know(capsys):
     assert capsys.readouterr().out == ''
     d2l.predict_snli(net, vocab, 'A zebra sits on the grass .', 'a Zebra naps !')
     assert capsys.readouterr().out == 'not in the vocabulary, read as <unk>: zebra, naps, !\n'
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretraining BERT
+
+WIKI = ['the dog runs on the grass .', 'a man sits in the park .', 'the man is on the grass .',
+        'a dog sits .', 'the park is green .']
+TINY_BERT = {'num_hiddens': 16, 'ffn_num_hiddens': 32, 'num_heads': 2, 'num_blks': 2,
+             'dropout': 0.0, 'max_len': 64}
+
+
+def wiki_folder(tmp_path, lines=400):
+    rng = np.random.default_rng(0)
+    text_lines = [' ' + ' '.join(rng.choice(WIKI, rng.integers(2, 5))) + ' \n'
+                  for _ in range(lines)]
+    (tmp_path / 'wiki.train.tokens').write_text(' = Title = \n' + ''.join(text_lines))
+    return tmp_path
+
+
+def test_pretraining_batches_and_the_loss_ignore_padded_predictions(tmp_path):
+    paragraphs, foils = d2l._read_wiki(wiki_folder(tmp_path))
+    dataset = d2l._WikiTextDataset(paragraphs, 64, foils, rng=0)
+    assert dataset.vocab.idx_to_token[:5] == ['<unk>', *RESERVED]
+    batch = d2l._trim_bert_batch(dataset[list(range(32))])
+    tokens, _, valid_lens, positions, weights, labels, nsp = batch
+    assert tokens.shape[1] == int(valid_lens.max()) and tokens.dtype == torch.int64
+    assert positions.shape == weights.shape == labels.shape
+    torch.manual_seed(0)
+    net = d2l.BERTModel(len(dataset.vocab), **TINY_BERT)
+    loss = nn.CrossEntropyLoss(reduction='none')
+    mlm_l, nsp_l, l = d2l._get_batch_loss_bert(net, loss, len(dataset.vocab), *batch)
+    _, mlm_Y_hat, nsp_Y_hat = net(*batch[:4])
+    real = weights > 0
+    assert torch.isclose(mlm_l, loss(mlm_Y_hat[real], labels[real]).mean())
+    assert torch.isclose(nsp_l, loss(nsp_Y_hat, nsp).mean()) and torch.isclose(l, mlm_l + nsp_l)
+    # Padded predictions (weight 0) may predict anything: the loss does not change
+    changed = labels.clone()
+    changed[~real] = 7
+    assert torch.isclose(d2l._get_batch_loss_bert(
+        net, loss, len(dataset.vocab), *batch[:5], changed, nsp)[0], mlm_l)
+
+
+def test_train_bert_lowers_both_losses_and_needs_steps(tmp_path):
+    paragraphs, foils = d2l._read_wiki(wiki_folder(tmp_path))
+    dataset = d2l._WikiTextDataset(paragraphs, 64, foils, rng=0)
+    sampler = d2l.BucketBatchSampler(dataset.valid_lens.numpy(), 64, True, 0)
+    train_iter = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None,
+                                             collate_fn=d2l._trim_bert_batch)
+    torch.manual_seed(0)
+    net = d2l.BERTModel(len(dataset.vocab), **TINY_BERT)
+    loss = nn.CrossEntropyLoss(reduction='none')
+    with pytest.raises(ValueError, match='at least one step'):
+        d2l.train_bert(train_iter, net, loss, len(dataset.vocab), CPU, 0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: a second thread only costs here
+    try:
+        losses = d2l.train_bert(train_iter, net, loss, len(dataset.vocab), CPU, 30, lr=1e-2,
+                                warmup_steps=3)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(losses['mlm']) == len(losses['nsp']) == 30
+    assert np.mean(losses['mlm'][-5:]) < np.mean(losses['mlm'][:5]) - 0.5
+    with pytest.raises(ValueError, match='no batches'):
+        d2l.train_bert([], net, loss, len(dataset.vocab), CPU, 1)
+
+
+def test_bert_encoding_depends_on_the_sentence():
+    vocab = small_vocab()
+    torch.manual_seed(0)
+    net = d2l.BERTModel(len(vocab), **TINY_BERT)
+    alone = d2l.get_bert_encoding(net, vocab, ['a', 'dog', 'runs'])
+    pair = d2l.get_bert_encoding(net, vocab, ['a', 'dog', 'sits'], ['the', 'man'])
+    assert alone.shape == (1, 5, 16) and pair.shape == (1, 8, 16)
+    assert not torch.allclose(alone[0, 2], pair[0, 2])  # 'dog' in two contexts
+
+
+def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypatch):
+    monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path))
+    monkeypatch.setattr(d2l, 'DATA_HUB', dict(d2l.DATA_HUB))
+    monkeypatch.setattr(d2l.hub, 'BERT_CONFIGS', dict(d2l.BERT_CONFIGS))
+    vocab = small_vocab()
+    torch.manual_seed(0)
+    net = d2l.BERTModel(len(vocab), **TINY_BERT)
+    path = d2l.save_pretrained_model(net, vocab, 'bert.test', TINY_BERT)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ['bert.test.torch/vocab.json', 'bert.test.torch/pretrained.params']
+    assert d2l.DATA_HUB['bert.test'][1] == d2l.hub.sha1_of(path)
+    bert, vocab2 = d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    assert vocab2.idx_to_token == vocab.idx_to_token
+    assert all(torch.equal(a, b) for a, b in zip(bert.state_dict().values(),
+                                                 net.state_dict().values()))
+    del d2l.DATA_HUB['bert.test'], d2l.hub.BERT_CONFIGS['bert.test']
+    d2l.register_saved_model('bert.test')  # as the NLI notebook does in a new session
+    assert d2l.hub.BERT_CONFIGS['bert.test'] == TINY_BERT
+    d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    with pytest.raises(KeyError, match='save one with save_pretrained_model'):
+        d2l.register_saved_model('bert.other')
+
+
+def test_full_mode_reads_wikitext_2_as_the_book_publishes_it(tmp_path, monkeypatch):
+    # WikiText-2's zip (wikitext-2-v1.zip, unpacking to wikitext-2/) from a local server standing
+    # in for the mirror; its text has headings and no foils, as the real one
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    served = tmp_path / 'served'
+    served.mkdir()
+    body = ' \n = Valkyria Chronicles = \n \n' + ''.join(
+        f' {WIKI[i % 5]} {WIKI[(i + 1) % 5]} {WIKI[(i + 3) % 5]} \n' for i in range(60))
+    with zipfile.ZipFile(served / 'wikitext-2-v1.zip', 'w') as zf:
+        for split in ('train', 'valid', 'test'):
+            zf.writestr(f'wikitext-2/wiki.{split}.tokens', body)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv('D2LMINI_MIRROR', f'http://127.0.0.1:{server.server_address[1]}')
+        monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path / 'data'))
+        url, sha1 = d2l.DATA_HUB['wikitext-2']
+        assert url.endswith('/wikitext-2-v1.zip')
+        assert sha1 == '3c914d17d80b1459be871a5039ac23e752a53cbe'  # the book's
+        sha1 = hashlib.sha1((served / 'wikitext-2-v1.zip').read_bytes()).hexdigest()
+        monkeypatch.setitem(d2l.DATA_HUB, 'wikitext-2', (url, sha1))
+        torch.manual_seed(0)
+        data_iter, vocab = d2l.load_data_wiki(16, 64)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (tmp_path / 'data' / 'wikitext-2' / 'wiki.train.tokens').exists()
+    assert len(data_iter.dataset) == 60 * 2 and len(vocab) == 5 + len(
+        {w for s in WIKI for w in s.split()})
+    # no foils: a false next sentence is one of the corpus's sentences
+    assert 0.3 < data_iter.dataset.nsp_labels.float().mean() < 0.7

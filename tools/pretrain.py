@@ -7,6 +7,10 @@ corpus of tools.snligen; the vocabulary also covers every word of the reduced SN
 fine-tuning meets no unknown words. Everything is seeded and runs on one CPU thread, so a
 rebuild on the same machine writes the same bytes.
 
+The pairs, the masks and the training loop are d2lmini's own (d2lmini/pretraining.py,
+d2l._WikiTextDataset, d2l.train_bert), the code the bert-pretraining notebooks teach; this script
+adds the vocabulary, fresh pairs and masks every epoch, and the learning-rate schedule.
+
 One change from the book: a false next sentence is a *foil*, the true next sentence with one
 detail changed so that it contradicts the first (the book takes a random sentence). In this
 small world a random sentence mostly differs at its first word, another subject, and telling it
@@ -15,7 +19,6 @@ what contradictions take.
 """
 import copy
 import io
-import itertools
 import json
 import os
 import sys
@@ -31,7 +34,7 @@ from d2lmini import hub
 from d2lmini import torch as d2l
 from d2lmini.convert import write_gluon_zip
 from d2lmini.snli import read_snli_file
-from d2lmini.text import RESERVED, Vocab, bucket_batches, pack_pairs
+from d2lmini.text import RESERVED, Vocab, bucket_batches
 
 from . import snligen
 
@@ -60,114 +63,41 @@ def snli_sentences(snli_zip):
     return sentences
 
 
-def nsp_pairs(corpus, rng):
-    """Sentence pairs for next sentence prediction: (firsts, seconds, is_next labels).
-
-    Each sentence but a paragraph's last is paired with the next one or, half the time, with
-    its foil (label 0, as in the book's False); where there is no foil, with a random sentence
-    of the corpus, as in the book. `corpus` is snligen.pretraining_corpus's (paragraphs, foils).
-    """
-    paragraphs, foils = corpus
-    sentences = [s for p in paragraphs for s in p]
-    firsts, seconds, is_next = [], [], []
-    for p, p_foils in zip(paragraphs, foils):
-        for (a, b), foil in zip(itertools.pairwise(p), p_foils):
-            follows = rng.random() < 0.5
-            firsts.append(a)
-            if follows:
-                seconds.append(b)
-            else:
-                seconds.append(foil or sentences[rng.integers(len(sentences))])
-            is_next.append(int(follows))
-    return firsts, seconds, np.array(is_next)
-
-
-def mask_tokens(token_ids, valid_lens, vocab, rng):
-    """BERT's masked-LM inputs for packed pairs, as arrays.
-
-    Picks max(1, round(15% of valid_len)) positions per pair among its words (never <cls> or
-    <sep>); of these 80% become <mask>, 10% a random word and 10% stay. Returns the masked
-    ids, the picked positions (padded with 0), their weights (1 real, 0 padding) and labels.
-    """
-    n, max_len = token_ids.shape
-    is_word = (token_ids >= len(RESERVED) + 1) | (token_ids == vocab.unk)
-    is_word &= np.arange(max_len) < valid_lens[:, None]
-    num_preds = np.minimum(np.maximum(1, np.round(valid_lens * 0.15)), is_word.sum(1))
-    # Words get random keys below 1 and the rest keys of 2: sorting puts words first, shuffled
-    keys = np.where(is_word, rng.random((n, max_len)), 2.0)
-    order = np.argsort(keys, axis=1, kind='stable')[:, :int(num_preds.max())]
-    weights = np.arange(order.shape[1]) < num_preds[:, None]
-    positions = np.where(weights, order, 0)
-    rows = np.arange(n)[:, None]
-    labels = token_ids[rows, positions]
-    draw = rng.random(positions.shape)
-    random_words = rng.integers(len(RESERVED) + 1, len(vocab), size=positions.shape)
-    new = np.where(draw < 0.8, vocab['<mask>'], np.where(draw < 0.9, random_words, labels))
-    masked = token_ids.copy()
-    masked[rows, positions] = np.where(weights, new, labels)
-    return masked, positions, weights.astype(np.float32), labels
-
-
 def make_batches(corpus, vocab, max_len, batch_size, rng):
-    """One epoch of shuffled pretraining batches with fresh pairs and masks, each cut to its
-    longest pair: (tokens, segments, valid_lens, positions, weights, mlm labels, nsp labels)."""
-    firsts, seconds, is_next = nsp_pairs(corpus, rng)
-    token_ids, segments, valid_lens = pack_pairs(firsts, seconds, vocab, max_len)
-    masked, positions, weights, labels = mask_tokens(token_ids, valid_lens, vocab, rng)
+    """One epoch of shuffled pretraining batches, with fresh pairs and masks, each cut to its
+    longest pair: the very dataset and batches of d2l.load_data_wiki."""
+    dataset = d2l._WikiTextDataset(corpus[0], max_len, corpus[1], vocab, rng)
     # Pairs of similar length share a batch, so that cutting padding saves the most
-    for idx in bucket_batches(valid_lens, batch_size, shuffle=True, rng=rng):
-        steps = int(valid_lens[idx].max())
-        arrays = (masked[idx, :steps], segments[idx, :steps], valid_lens[idx], positions[idx],
-                  weights[idx], labels[idx], is_next[idx])
-        yield [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+    for idx in bucket_batches(dataset.valid_lens.numpy(), batch_size, shuffle=True, rng=rng):
+        yield d2l._trim_bert_batch(dataset[idx])
 
 
-def batch_loss(net, batch):
-    """Mean masked-LM loss over the picked positions plus mean next-sentence loss."""
-    tokens, segments, valid_lens, positions, weights, labels, is_next = batch
-    _, mlm_Y_hat, nsp_Y_hat = net(tokens.long(), segments.long(), valid_lens, positions.long())
-    loss = nn.functional.cross_entropy
-    mlm_l = loss(mlm_Y_hat.flatten(0, 1), labels.long().flatten(), reduction='none')
-    mlm_l = (mlm_l * weights.flatten()).sum() / weights.sum()
-    return mlm_l + loss(nsp_Y_hat, is_next.long())
+class Epochs:
+    """Batches for d2l.train_bert that draw new pairs and masks each time they are iterated."""
+
+    def __init__(self, corpus, vocab, max_len, batch_size, rng):
+        self.args = corpus, vocab, max_len, batch_size, rng
+
+    def __iter__(self):
+        return make_batches(*self.args)
 
 
 def pretrain(net, corpus, vocab, num_steps, batch_size=128, max_len=64, lr=2e-3, rng=None):
-    """Train `net` on both tasks for `num_steps` batches, with fresh pairs and masks every
-    epoch. Adam's learning rate rises linearly over the first tenth of the steps, then decays
-    linearly to zero."""
+    """Train `net` on both tasks for `num_steps` batches with d2l.train_bert, with fresh pairs
+    and masks every epoch. Adam's learning rate rises linearly over the first tenth of the
+    steps, then decays linearly to zero."""
     if not any(len(p) > 1 for p in corpus[0]):
         raise ValueError('no sentence pairs: pretraining needs paragraphs of two sentences or more')
-    trainer = torch.optim.Adam(net.parameters(), lr=lr)
-    warmup = max(1, num_steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        trainer, lambda s: min((s + 1) / warmup, (num_steps - s) / (num_steps - warmup + 1)))
-    net.train()
-    step = 0
-    while step < num_steps:
-        for batch in make_batches(corpus, vocab, max_len, batch_size, rng):
-            trainer.zero_grad()
-            batch_loss(net, batch).backward()
-            trainer.step()
-            schedule.step()
-            step += 1
-            if step == num_steps:
-                break
+    epochs = Epochs(corpus, vocab, max_len, batch_size, rng)
+    return d2l.train_bert(epochs, net, nn.CrossEntropyLoss(reduction='none'), len(vocab),
+                          [torch.device('cpu')], num_steps, lr=lr,
+                          warmup_steps=max(1, num_steps // 10))
 
 
 def pretraining_accuracy(net, corpus, vocab, seed, max_len=64):
     """Accuracy of masked-token and next-sentence predictions on `corpus` (eval mode)."""
-    net.eval()
-    mlm, nsp = d2l.Accumulator(2), d2l.Accumulator(2)
-    with torch.no_grad():
-        batches = make_batches(corpus, vocab, max_len, 256, np.random.default_rng(seed))
-        for tokens, segments, valid_lens, positions, weights, labels, is_next in batches:
-            _, mlm_Y_hat, nsp_Y_hat = net(tokens.long(), segments.long(), valid_lens,
-                                          positions.long())
-            hits = (mlm_Y_hat.argmax(-1) == labels).float() * weights
-            mlm.add(hits.sum(), weights.sum())
-            nsp.add(d2l.num_correct(nsp_Y_hat, is_next), len(is_next))
-    return mlm[0] / mlm[1], nsp[0] / nsp[1]
+    rng = np.random.default_rng(seed)
+    return d2l.evaluate_pretraining(net, make_batches(corpus, vocab, max_len, 256, rng))
 
 
 def zip_checkpoint(path, folder, vocab, state_dict):
