@@ -188,16 +188,16 @@ def test_idle_threads_sleep_unless_the_user_chose(monkeypatch):
     for var in utils.WAIT_VARS:
         monkeypatch.delenv(var, raising=False)
     utils.let_idle_threads_sleep('pytest')  # already imported: too late
-    assert 'OMP_WAIT_POLICY' not in os.environ
+    assert 'GOMP_SPINCOUNT' not in os.environ
     utils.let_idle_threads_sleep('not_imported_yet')
-    assert os.environ['OMP_WAIT_POLICY'] == 'PASSIVE'
-    for var, value in [('OMP_WAIT_POLICY', 'ACTIVE'), ('GOMP_SPINCOUNT', '10000'),
+    assert os.environ['GOMP_SPINCOUNT'] == utils.SPIN_COUNT == '1000'
+    for var, value in [('OMP_WAIT_POLICY', 'ACTIVE'), ('GOMP_SPINCOUNT', '300000'),
                        ('KMP_BLOCKTIME', '200')]:
         for v in utils.WAIT_VARS:
             monkeypatch.delenv(v, raising=False)
         monkeypatch.setenv(var, value)
         utils.let_idle_threads_sleep('not_imported_yet')
-        assert 'OMP_WAIT_POLICY' not in os.environ or var == 'OMP_WAIT_POLICY'
+        assert 'GOMP_SPINCOUNT' not in os.environ or var == 'GOMP_SPINCOUNT'
         assert os.environ[var] == value
 
 
