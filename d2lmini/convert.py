@@ -160,11 +160,6 @@ def _read_checkpoint_zip(path):
         return folder, zf.read(f'{folder}/vocab.json'), zf.read(f'{folder}/pretrained.params')
 
 
-def _write_checkpoint_zip(path, folder, vocab_json, params):
-    return hub.write_zip(path, {f'{folder}/vocab.json': vocab_json,
-                                f'{folder}/pretrained.params': params})
-
-
 def write_gluon_zip(torch_zip, out_dir):
     """Convert a PyTorch checkpoint zip (folder <name>.torch/) into `<out_dir>/<name>.zip`
     (folder <name>/) for MXNet; return its path. vocab.json is copied unchanged."""
@@ -174,8 +169,8 @@ def write_gluon_zip(torch_zip, out_dir):
                          f'(<name>.torch/): use write_torch_zip to convert MXNet to PyTorch')
     params = torch_to_gluon(read_torch_params(io.BytesIO(raw)))
     name = folder[:-len('.torch')]
-    return _write_checkpoint_zip(os.path.join(out_dir, f'{name}.zip'), name, vocab_json,
-                                 gluon_params_bytes(params))
+    return hub.write_checkpoint_zip(os.path.join(out_dir, f'{name}.zip'), name, vocab_json,
+                                    gluon_params_bytes(params))
 
 
 def write_torch_zip(gluon_zip, out_dir):
@@ -190,8 +185,8 @@ def write_torch_zip(gluon_zip, out_dir):
         with open(path, 'wb') as f:
             f.write(raw)
         params = gluon_to_torch(read_gluon_params(path))
-    return _write_checkpoint_zip(os.path.join(out_dir, f'{folder}.torch.zip'),
-                                 f'{folder}.torch', vocab_json, torch_params_bytes(params))
+    return hub.write_checkpoint_zip(os.path.join(out_dir, f'{folder}.torch.zip'),
+                                    f'{folder}.torch', vocab_json, torch_params_bytes(params))
 
 
 def main(argv=None):

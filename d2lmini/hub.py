@@ -254,6 +254,13 @@ BERT_CONFIGS = {
 }
 
 
+def write_checkpoint_zip(path, folder, vocab_json, params):
+    """Write a checkpoint in the book's layout, `<folder>/vocab.json` and
+    `<folder>/pretrained.params` (both given as bytes), as a reproducible zip; return its path."""
+    return write_zip(path, {f'{folder}/vocab.json': vocab_json,
+                            f'{folder}/pretrained.params': params})
+
+
 def register_checkpoint(name, path, config, hub):
     """Register the checkpoint zip `path` as `name`: its file URL and sha1 in `hub` (a
     DATA_HUB), its hyperparameters in BERT_CONFIGS. Both are also written beside the zip

@@ -4,7 +4,6 @@ The names follow the book (d2l.BERTModel, d2l.train_ch13, ...). d2lmini/torch.py
 twin: the same public names, in the same order, with the same docstrings but for framework
 words and framework notes (a paragraph that starts "PyTorch:" or "Gluon:").
 """
-import json
 import os
 import sys
 import tempfile
@@ -772,7 +771,7 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
                          f'ctx={devices[0]} to pretrain it there')
     trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
     animator = d2l.Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
-                        legend=['mlm', 'nsp'])
+                            legend=['mlm', 'nsp'])
     every = max(1, num_steps // 20)  # points on the plot: redrawing it costs time
     timer, losses, pairs = d2l.Timer(), {'mlm': [], 'nsp': []}, 0
     while len(losses['mlm']) < num_steps:
@@ -846,9 +845,8 @@ def save_pretrained_model(bert, vocab, name, config):
         bert.save_parameters(os.path.join(tmp, 'pretrained.params'))
         with open(os.path.join(tmp, 'pretrained.params'), 'rb') as f:
             params = f.read()
-    path = hub.write_zip(data_dir() / f'{name}.zip', {
-        f'{name}/vocab.json': json.dumps(vocab.idx_to_token, ensure_ascii=False).encode(),
-        f'{name}/pretrained.params': params})
+    path = hub.write_checkpoint_zip(data_dir() / f'{name}.zip', name, vocab.to_json().encode(),
+                                    params)
     hub.register_checkpoint(name, path, config, DATA_HUB)
     return path
 

@@ -59,10 +59,14 @@ class Vocab:
         vocab.token_to_idx = {t: i for i, t in enumerate(idx_to_token)}
         return vocab
 
+    def to_json(self):
+        """The text of `vocab.json` in the checkpoint layout (a JSON list of tokens)."""
+        return json.dumps(self.idx_to_token, ensure_ascii=False)
+
     def save(self, path):
-        """Write `vocab.json` in the checkpoint layout (a JSON list of tokens)."""
+        """Write `vocab.json` in the checkpoint layout."""
         with open(path, 'w', encoding='utf-8') as f:
-            json.dump(self.idx_to_token, f, ensure_ascii=False)
+            f.write(self.to_json())
 
     def __len__(self):
         return len(self.idx_to_token)

@@ -5,7 +5,6 @@ twin: the same public names, in the same order, with the same docstrings but for
 words and framework notes (a paragraph that starts "PyTorch:" or "Gluon:").
 """
 import io
-import json
 import os
 import pickle
 import re
@@ -677,7 +676,7 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
         schedule = torch.optim.lr_scheduler.LambdaLR(trainer, lambda s: min(
             (s + 1) / warmup_steps, (num_steps - s) / (num_steps - warmup_steps + 1)))
     animator = d2l.Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
-                        legend=['mlm', 'nsp'])
+                            legend=['mlm', 'nsp'])
     every = max(1, num_steps // 20)  # points on the plot: redrawing it costs time
     timer, losses, pairs = d2l.Timer(), {'mlm': [], 'nsp': []}, 0
     net.train()
@@ -752,9 +751,8 @@ def save_pretrained_model(bert, vocab, name, config):
     params = io.BytesIO()
     torch.save({k: v.cpu() for k, v in bert.state_dict().items()}, params)
     folder = f'{name}.torch'
-    path = hub.write_zip(data_dir() / f'{folder}.zip', {
-        f'{folder}/vocab.json': json.dumps(vocab.idx_to_token, ensure_ascii=False).encode(),
-        f'{folder}/pretrained.params': params.getvalue()})
+    path = hub.write_checkpoint_zip(data_dir() / f'{folder}.zip', folder,
+                                    vocab.to_json().encode(), params.getvalue())
     hub.register_checkpoint(name, path, config, DATA_HUB)
     return path
 

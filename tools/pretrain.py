@@ -19,7 +19,6 @@ what contradictions take.
 """
 import copy
 import io
-import json
 import os
 import sys
 import tempfile
@@ -86,8 +85,6 @@ def pretrain(net, corpus, vocab, num_steps, batch_size=128, max_len=64, lr=2e-3,
     """Train `net` on both tasks for `num_steps` batches with d2l.train_bert, with fresh pairs
     and masks every epoch. Adam's learning rate rises linearly over the first tenth of the
     steps, then decays linearly to zero."""
-    if not any(len(p) > 1 for p in corpus[0]):
-        raise ValueError('no sentence pairs: pretraining needs paragraphs of two sentences or more')
     epochs = Epochs(corpus, vocab, max_len, batch_size, rng)
     return d2l.train_bert(epochs, net, nn.CrossEntropyLoss(reduction='none'), len(vocab),
                           [torch.device('cpu')], num_steps, lr=lr,
@@ -101,12 +98,10 @@ def pretraining_accuracy(net, corpus, vocab, seed, max_len=64):
 
 
 def zip_checkpoint(path, folder, vocab, state_dict):
-    """Write <folder>/vocab.json and <folder>/pretrained.params as a reproducible zip."""
+    """Write `vocab` and `state_dict` in the checkpoint layout as a reproducible zip."""
     params = io.BytesIO()
     torch.save(state_dict, params)
-    return hub.write_zip(path, {
-        f'{folder}/vocab.json': json.dumps(vocab.idx_to_token, ensure_ascii=False).encode(),
-        f'{folder}/pretrained.params': params.getvalue()})
+    return hub.write_checkpoint_zip(path, folder, vocab.to_json().encode(), params.getvalue())
 
 
 def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=20000,
