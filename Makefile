@@ -27,7 +27,7 @@ ifeq ($(origin OMP_WAIT_POLICY)$(origin GOMP_SPINCOUNT)$(origin KMP_BLOCKTIME),u
 export GOMP_SPINCOUNT := 1000
 endif
 # Says why the MXNet track is left out of this environment and how to get it (empty if it is in).
-MXNET_SKIPPED = $(PY) -c 'from d2lmini.utils import mxnet_problem as p; p() and print("MXNet track skipped: " + p())'
+MXNET_SKIPPED = $(PY) -c 'from d2lmini.mxnet_compat import mxnet_problem as p; p() and print("MXNet track skipped: " + p())'
 
 .PHONY: run test lab notebooks bench bench-shared data checkpoints lint lock clean
 

@@ -9,7 +9,9 @@ import sys
 import tempfile
 import warnings
 
-from .utils import let_idle_threads_sleep, mxnet_problem, threads_to_use  # before MXNet
+from . import mxnet_compat
+from .mxnet_compat import mxnet_problem
+from .threads import let_idle_threads_sleep, threads_to_use  # before MXNet
 
 # MXNet 1.9.1 (the last release) touches numpy and distutils names that are deprecated since;
 # the warnings it raises about its own code say nothing a reader can act on.
@@ -22,7 +24,7 @@ _torch_threads = _torch.get_num_threads() if _torch else None
 
 def _set_threads():
     """Size MXNet's operator threads to the cores this process may really use (the affinity
-    mask, physical cores and a container's CPU quota: utils.usable_cores). Left to itself, MXNet
+    mask, physical cores and a container's CPU quota: threads.usable_cores). Left to itself, MXNet
     takes half of the CPUs it sees, assuming two hardware threads per core: on our 2-core test
     machine one core sat idle and fine-tuning ran 1.7x slower, and in a container limited to
     one CPU of a large server it starts a thread for every other CPU of the server. MXNet reads
@@ -46,6 +48,9 @@ if _problem:
     raise ImportError(f'd2lmini.mxnet cannot run here: {_problem}')
 _set_threads()
 let_idle_threads_sleep('mxnet')
+# MXNet 1.9.1 on numpy 2 and Python 3.12+: our layer (mxnet_compat.py), not MXNet's, puts back the
+# numpy names that MXNet's code reads and writes its operator parameters as numpy 1 did.
+mxnet_compat.apply()
 
 import mxnet as mx
 import numpy as onp  # plain numpy; `np` below is MXNet's numpy interface

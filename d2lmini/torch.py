@@ -11,7 +11,7 @@ import re
 import sys
 import zipfile
 
-from .utils import let_idle_threads_sleep
+from .threads import let_idle_threads_sleep
 
 let_idle_threads_sleep('torch')
 
@@ -43,12 +43,13 @@ from .text import (
     truncate_pair_of_tokens,
     unknown_words,
 )
-from .utils import Accumulator, Animator, Timer, threads_to_use
+from .threads import threads_to_use
+from .utils import Accumulator, Animator, Timer
 
 
 def _set_threads():
     """Size PyTorch's operator threads to the cores this process may really use (the affinity
-    mask, physical cores and a container's CPU quota: utils.usable_cores). Left to itself,
+    mask, physical cores and a container's CPU quota: threads.usable_cores). Left to itself,
     PyTorch counts the cores it sees: in a container limited to one CPU of a 2-core machine it
     ran two threads that waited for each other. A thread count that the user gave PyTorch
     (torch.set_num_threads, OMP_NUM_THREADS or MKL_NUM_THREADS) is kept."""

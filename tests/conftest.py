@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from d2lmini.utils import mxnet_problem
+from d2lmini.mxnet_compat import mxnet_problem
 
 MXNET_PROBLEM = mxnet_problem()
 

@@ -9,7 +9,7 @@ import zipfile
 import numpy as onp
 import pytest
 
-from d2lmini.utils import mxnet_problem
+from d2lmini.mxnet_compat import mxnet_problem
 
 if mxnet_problem():
     pytest.skip(f'MXNet track skipped: {mxnet_problem()}', allow_module_level=True)

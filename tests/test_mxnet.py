@@ -13,7 +13,7 @@ import zipfile
 import numpy as onp
 import pytest
 
-from d2lmini.utils import mxnet_problem
+from d2lmini.mxnet_compat import mxnet_problem
 
 if mxnet_problem():
     pytest.skip(f'MXNet track skipped: {mxnet_problem()}', allow_module_level=True)
@@ -25,7 +25,7 @@ import mxnet as mx
 from mxnet import autograd, gluon, init, np, npx
 
 from d2lmini import text
-from d2lmini.utils import usable_cores
+from d2lmini.threads import usable_cores
 
 RESERVED = ['<pad>', '<mask>', '<cls>', '<sep>']
 WORDS = ['a', 'dog', 'man', 'runs', 'sits', 'the', 'park', 'is', 'on', 'grass', '.']

@@ -5,8 +5,8 @@
 Each notebooks/<framework>/<topic>.ipynb runs in a fresh kernel of this very Python, from its own
 folder and in reduced mode (unless D2LMINI_MODE is set), so no network is needed. The executed copy
 and an HTML rendering go to build/<framework>/<topic>.{ipynb,html}; --in-place also stores the
-outputs in the source notebook. Where MXNet cannot run (d2lmini.utils.mxnet_problem says why),
-the MXNet notebooks are skipped with that reason.
+outputs in the source notebook. Where MXNet cannot run (d2lmini.mxnet_compat.mxnet_problem says
+why), the MXNet notebooks are skipped with that reason.
 """
 import argparse
 import os
@@ -26,7 +26,7 @@ try:
 except ImportError as err:
     sys.exit(f"{err}: the runbook needs Jupyter; install it with pip install -e '.[notebooks]'")
 
-from d2lmini import utils
+from d2lmini.mxnet_compat import mxnet_problem
 
 ACC_LINE = re.compile(r'loss \d+\.\d+, train acc \d+\.\d+, test acc (\d+\.\d+)')
 REPO = Path(__file__).resolve().parents[1]
@@ -121,11 +121,11 @@ def main(argv=None):
         return 0
     roots = {Path.home(), REPO, args.src.resolve().parent}
     rows, failed = [], []
-    mxnet_problem = utils.mxnet_problem()
+    problem = mxnet_problem()
     for path in paths:
         name = f'{path.parent.name}/{path.name}'
-        if path.parent.name == 'mxnet' and mxnet_problem:
-            print(f'skipped {name}: {mxnet_problem}', flush=True)
+        if path.parent.name == 'mxnet' and problem:
+            print(f'skipped {name}: {problem}', flush=True)
             rows.append((path.stem, path.parent.name, '-', 'skipped'))
             continue
         print(f'running {name} ...', flush=True)
