@@ -1,24 +1,28 @@
 # Two commands do all the setup: `make run` and `make test` create .venv on first use.
 #
-# Python 3.11 runs both tracks. On a machine with only a newer Python (3.12 to 3.14) make builds
-# the PyTorch track alone and says how to get the MXNet one. The exact versions come from
-# constraints/ (make lock writes them): full.txt for both tracks, torch.txt for PyTorch alone.
+# Both tracks, with the newest numpy 2, on Python 3.11 to 3.14 (constraints/numpy2.txt). MXNet
+# 1.9.1, the last release, asks for numpy < 2: make installs it without its requirements
+# (pip install --no-deps) and d2lmini's own layer, d2lmini/mxnet_compat.py, runs it on numpy 2.
+# Where MXNet has no wheel (Windows, macOS on arm64), the PyTorch track alone.
 #   make test PYTHON=python3.13   another interpreter (after make clean, or with VENV=...)
-#   make test TRACKS=torch        the PyTorch track alone, with numpy 2, on any Python
-PYTHON ?= $(firstword $(foreach p,python3.11 python3 python3.14 python3.13 python3.12,\
+#   make test SETUP=reference     MXNet as released: Python 3.11 and numpy 1.23.5
+#                                 (constraints/full.txt, in .venv-reference)
+SETUP ?= numpy2
+ifeq ($(SETUP),reference)
+PYTHON ?= python3.11
+VENV ?= .venv-reference
+LOCK := constraints/full.txt
+else
+PYTHON ?= $(firstword $(foreach p,python3 python3.14 python3.13 python3.12 python3.11,\
 	$(if $(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo y),$(p))))
 VENV ?= .venv
+LOCK := constraints/numpy2.txt
+endif
 PY := $(VENV)/bin/python
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
-TRACKS ?= $(if $(filter 3.11,$(PYTHON_VERSION)),all,torch)
-ifeq ($(TRACKS),all)
-LOCK := constraints/full.txt
-EXTRAS := dev
-else
-LOCK := constraints/torch.txt
-EXTRAS := torch,notebooks,test
-endif
-INSTALLED := $(VENV)/.installed-$(TRACKS)
+# Where MXNet 1.9.1 has a wheel (d2lmini.mxnet_compat.WHEELS).
+MXNET_WHEEL := $(filter Linux-x86_64 Linux-aarch64 Darwin-x86_64,$(shell uname -s)-$(shell uname -m))
+INSTALLED := $(VENV)/.installed-$(SETUP)
 # OpenMP threads that wait for work spin briefly, then sleep (GOMP_SPINCOUNT=1000, about 10 us,
 # not 3 ms), as d2lmini sets it when it is imported before the framework
 # (d2lmini.utils.let_idle_threads_sleep); exported here for the notebooks' kernels as well. A
@@ -32,11 +36,16 @@ MXNET_SKIPPED = $(PY) -c 'from d2lmini.mxnet_compat import mxnet_problem as p; p
 .PHONY: run test lab notebooks bench bench-shared data checkpoints lint lock clean
 
 $(INSTALLED): pyproject.toml $(LOCK)
-	@test -n "$(PYTHON_VERSION)" || { echo "make needs Python 3.11 (both tracks) or 3.12 to 3.14 (PyTorch track): none found; give one with PYTHON=..."; exit 1; }
-	@echo "Creating $(VENV) with Python $(PYTHON_VERSION) ($(PYTHON)): $(if $(filter all,$(TRACKS)),both tracks,the PyTorch track)"
+	@test -n "$(PYTHON_VERSION)" || { echo "make needs Python 3.11 to 3.14$(if $(filter reference,$(SETUP)), (the reference set-up: 3.11)): none found; give one with PYTHON=..."; exit 1; }
+	@echo "Creating $(VENV) with Python $(PYTHON_VERSION) ($(PYTHON)), set-up $(SETUP): $(LOCK)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
+ifeq ($(SETUP),reference)
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[dev]' mxnet
+else
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[dev]'
+	$(if $(MXNET_WHEEL),$(PY) -m pip install --quiet --no-deps -c $(LOCK) mxnet)
+endif
 	rm -f $(VENV)/.installed-*
 	touch $@
 	@$(MXNET_SKIPPED)

@@ -1,7 +1,6 @@
 """The install paths agree: pyproject.toml (ranges), constraints/ (the exact versions CI tests),
 environment.yml, the Makefile, the README's commands and CI."""
 import importlib.metadata
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -11,6 +10,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from d2lmini import mxnet_compat
 from tools import lock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,41 +42,41 @@ def test_requires_python_admits_311_to_314():
 
 def test_pyproject_declares_ranges_not_pins():
     # A pin would replace a student's own numpy or matplotlib; pins live in constraints/.
-    for extra in [None, 'torch', 'notebooks', 'test']:
+    for extra in [None, 'torch', 'mxnet', 'notebooks', 'test']:
         for req in requirements(extra):
             assert not any(s.operator == '==' for s in req.specifier), (extra, str(req))
 
 
-def test_torch_track_admits_numpy_2_on_every_python():
+def test_both_tracks_admit_numpy_2_on_every_python():
     for env in (PY311, PY313):
-        reqs = [r for r in requirements() + requirements('torch') if applies(r, env)]
-        assert 'mxnet' not in {r.name for r in reqs}
+        reqs = [r for r in requirements() + requirements('all') if applies(r, env)]
         numpy = [r.specifier for r in reqs if r.name == 'numpy']
-        assert numpy and all(s.contains('2.4.6') and s.contains('1.26.4') for s in numpy)
+        assert numpy and all(s.contains('2.4.6') and s.contains('1.23.5') for s in numpy)
 
 
-def test_mxnet_extra_applies_on_python_311_only_with_its_numpy():
-    reqs = requirements('mxnet')
-    assert {r.name for r in reqs} == {'mxnet', 'numpy'}
-    assert all(r.marker == Marker("python_version < '3.12'") for r in reqs)
-    assert all(applies(r, PY311) and not applies(r, PY313) for r in reqs)
-    pins = {r.name: r.specifier for r in reqs}
-    assert pins['mxnet'] == SpecifierSet('==1.9.1')
-    assert pins['numpy'].contains('1.23.5') and not pins['numpy'].contains('1.24.0')
+def test_mxnet_extra_lists_what_mxnet_needs_but_not_mxnet():
+    # MXNet's own requirement numpy < 2 would hold numpy back: it is installed with --no-deps.
+    reqs = {r.name: r for r in requirements('mxnet')}
+    assert set(reqs) == {'requests', 'setuptools'}
+    assert applies(reqs['requests'], PY311) and applies(reqs['requests'], PY313)
+    # distutils is in the standard library up to Python 3.11; setuptools brings it back after
+    assert reqs['setuptools'].marker == Marker("python_version >= '3.12'")
+    assert not applies(reqs['setuptools'], PY311) and applies(reqs['setuptools'], PY313)
 
 
 def test_constraints_pin_exact_versions_that_pyproject_admits():
-    for name, (extras, numpy, _) in lock.SETUPS.items():
+    for name, (extras, numpy, _, _) in lock.SETUPS.items():
         pins = lock.read_pins(lock.path_of(name))
         assert SpecifierSet(numpy).contains(pins['numpy']), name
         for extra in extras.split(','):
             for req in requirements(extra) + requirements():
                 if applies(req, PY311):
                     assert req.specifier.contains(pins[canonicalize_name(req.name)]), (name, req)
-    full, torch = (lock.read_pins(lock.path_of(n)) for n in ('full', 'torch'))
-    assert full['numpy'] == '1.23.5' and full['mxnet'] == '1.9.1'
-    assert 'mxnet' not in torch and torch['numpy'].startswith('2.')
-    assert full['torch'] == torch['torch'], 'one torch build for both set-ups'
+    full, numpy2 = (lock.read_pins(lock.path_of(n)) for n in ('full', 'numpy2'))
+    assert full['numpy'] == '1.23.5' and full['mxnet'] == numpy2['mxnet'] == '1.9.1'
+    assert lock.MXNET == f'mxnet=={mxnet_compat.MXNET_VERSION}'
+    assert numpy2['numpy'].startswith('2.')
+    assert full['torch'] == numpy2['torch'], 'one torch build for both set-ups'
 
 
 def test_environment_yml_is_generated_from_the_full_constraints():
@@ -94,7 +94,7 @@ def installed(name):
 
 
 def test_this_environment_has_the_locked_versions():
-    name = 'full' if importlib.util.find_spec('mxnet') else 'torch'
+    name = 'full' if installed('numpy').startswith('1.') else 'numpy2'
     pins = lock.read_pins(lock.path_of(name))
     differ = {n: (installed(n), v) for n, v in pins.items()
               if installed(n) not in (None, v) and n not in ('pip', 'setuptools')}
@@ -103,15 +103,23 @@ def test_this_environment_has_the_locked_versions():
 
 def test_makefile_installs_from_the_constraints():
     makefile = (ROOT / 'Makefile').read_text()
-    assert "pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'" in makefile
-    for name, (extras, _, _) in lock.SETUPS.items():
-        assert f'LOCK := constraints/{name}.txt\nEXTRAS := {extras}\n' in makefile
+    assert 'SETUP ?= numpy2\n' in makefile
+    assert 'LOCK := constraints/full.txt\n' in makefile  # SETUP=reference
+    assert 'LOCK := constraints/numpy2.txt\n' in makefile
+    assert all(extras == 'dev' for extras, _, _, _ in lock.SETUPS.values())
+    # the reference: MXNet with its own requirements; numpy 2: MXNet apart, without them
+    assert "pip install --quiet -c $(LOCK) -e '.[dev]' mxnet\n" in makefile
+    assert "pip install --quiet -c $(LOCK) -e '.[dev]'\n" in makefile
+    assert 'pip install --quiet --no-deps -c $(LOCK) mxnet)' in makefile
+    wheels = re.search(r'MXNET_WHEEL := \$\(filter ([^,]*),', makefile).group(1).split()
+    assert {tuple(w.split('-')) for w in wheels} == mxnet_compat.WHEELS
 
 
 def test_ci_runs_make_test_in_both_set_ups():
     lines = [ln.strip() for ln in (ROOT / '.ci' / 'run').read_text().splitlines()]
-    assert 'make test' in lines
-    assert any(re.match(r'(\w+=\S+ )*make test .*TRACKS=torch', ln) for ln in lines)
+    assert 'make test SETUP=reference' in lines
+    # numpy 2, both tracks, under settings other than the default
+    assert 'OMP_NUM_THREADS=1 MXNET_MKLDNN_ENABLED=0 make test PYTHON=python3.11' in lines
 
 
 def test_readme_quick_start_is_make_run_and_make_test():
