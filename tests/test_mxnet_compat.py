@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy
@@ -44,7 +45,9 @@ def mxnet_numpy_names():
     root = Path(importlib.util.find_spec('mxnet').origin).parent
     for path in sorted(root.rglob('*.py')):
         rel = path.relative_to(root).as_posix()
-        tree = ast.parse(path.read_text(encoding='utf-8'))
+        with warnings.catch_warnings():  # MXNet's invalid escapes in strings, on Python 3.12+
+            warnings.simplefilter('ignore', SyntaxWarning)
+            tree = ast.parse(path.read_text(encoding='utf-8'))
         aliases = numpy_aliases(tree)
         parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         for node in ast.walk(tree):
