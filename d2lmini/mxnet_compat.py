@@ -88,7 +88,7 @@ def _removed_names():
     def in1d(ar1, ar2, assume_unique=False, invert=False, *, kind=None):
         """numpy.in1d: numpy.isin on the flattened first array."""
         return numpy.isin(numpy.asarray(ar1).ravel(), ar2, assume_unique=assume_unique,
-                          invert=invert, kind=kind)
+                          invert=invert, **({} if kind is None else {'kind': kind}))
 
     def msort(a):
         """numpy.msort: a copy sorted along the first axis."""
@@ -104,13 +104,13 @@ def _removed_names():
         # Functions (removed in numpy 2.0 or later), as their documented equivalents.
         'alltrue': numpy.all, 'sometrue': numpy.any, 'product': numpy.prod,
         'round_': numpy.round, 'in1d': in1d, 'msort': msort,
-        'trapz': getattr(numpy, 'trapezoid', None),
+        'trapz': getattr(numpy, 'trapezoid', None) or numpy.trapz,  # renamed in numpy 2.0
         # numpy.compat.basestring (numpy.compat went with numpy 2.0).
         'compat': types.SimpleNamespace(basestring=str, long=int, unicode=str),
     }
     names |= {name: _removed_financial(name)
               for name in ('mirr', 'npv', 'pmt', 'ppmt', 'pv', 'rate')}
-    return {k: v for k, v in names.items() if v is not None}
+    return names
 
 
 def _has(module, name):
