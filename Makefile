@@ -37,6 +37,7 @@ MXNET_SKIPPED = $(PY) -c 'from d2lmini.mxnet_compat import mxnet_problem as p; p
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON_VERSION)" || { echo "make needs Python 3.11 to 3.14$(if $(filter reference,$(SETUP)), (the reference set-up: 3.11)): none found; give one with PYTHON=..."; exit 1; }
+	@test "$(SETUP)" != reference || test "$(PYTHON_VERSION)" = 3.11 || { echo "the reference set-up needs Python 3.11 (numpy 1.23.5 has no wheels for $(PYTHON_VERSION))"; exit 1; }
 	@echo "Creating $(VENV) with Python $(PYTHON_VERSION) ($(PYTHON)), set-up $(SETUP): $(LOCK)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
