@@ -376,9 +376,11 @@ def _unpack(archive, sha1, marker):
                 # before its marker, is here: moved aside, removed once the new one is in place.
                 os.rename(dest, _temp_path(base, archive.name, 'old'))
             os.rename(entry, dest)
-        write_atomic(marker, f'{sha1}\n'.encode(), archive.name)
     finally:
         _remove_debris(base, archive.name)  # our hidden folder, and what was moved aside
+    # Last, so that a process killed before has left nothing complete, and one killed after
+    # nothing but (at most) the lock file
+    write_atomic(marker, f'{sha1}\n'.encode(), archive.name)
 
 
 def download_extract(name, folder=None, hub=None):
