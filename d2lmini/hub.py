@@ -21,7 +21,6 @@ D2LMINI_TIMEOUT (seconds to wait for a server, default 30).
 import contextlib
 import errno
 import glob
-import logging
 import os
 import re
 import secrets

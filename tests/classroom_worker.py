@@ -2,6 +2,7 @@
 
     python tests/classroom_worker.py readers BASE ROUNDS PROCS   many kernels at once
     python tests/classroom_worker.py learners BASE               two learners save bert.mine
+    python tests/classroom_worker.py lesson BASE ROUNDS PROCS    readers, then learners
     python tests/classroom_worker.py kills BASE                  SIGKILL at every step, then rerun
     python tests/classroom_worker.py readonly DATA               inside a read-only mount
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from d2lmini import checkpoints, hub
 from d2lmini.utils import mxnet_problem
+
 
 def frameworks():
     """The twins that run here: PyTorch always, MXNet where it can."""
@@ -80,7 +82,7 @@ def _together(barrier, job, conn, *args):
     try:
         barrier.wait()
         conn.send(('ok', job(*args)))
-    except BaseException as err:  # everything a child meets goes back to the parent
+    except BaseException as err:  # noqa: BLE001 (everything a child meets goes to the parent)
         conn.send(('error', f'{type(err).__name__}: {err}'))
     finally:
         conn.close()
@@ -178,6 +180,14 @@ def learners(base):
     return {'results': results, 'shared': listing(folder),
             'learner1': listing(Path(base) / 'learner1'),
             'learner2': listing(Path(base) / 'learner2')}
+
+
+def lesson(base, rounds, procs):
+    """readers, then learners, in one process: the frameworks are imported once."""
+    (Path(base) / 'readers').mkdir()
+    (Path(base) / 'learners').mkdir()
+    return {'readers': readers(Path(base) / 'readers', rounds, procs),
+            'learners': learners(Path(base) / 'learners')}
 
 
 # --- SIGKILL at every step --------------------------------------------------------------------
@@ -315,7 +325,7 @@ def kills(base):
     shutil.rmtree(Path(base) / 'random')
     rng = random.Random(0)
     out['random_kills'] = 0
-    for _ in range(12):
+    for _ in range(8):
         ctx = multiprocessing.get_context('fork')
         procs = [ctx.Process(target=_slow_run) for _ in range(3)]  # three at once
         for p in procs:
@@ -362,6 +372,6 @@ def readonly(data):
 
 if __name__ == '__main__':
     command, base, *rest = sys.argv[1:]
-    jobs = {'readers': readers, 'learners': learners, 'kills': kills, 'readonly': readonly}
+    jobs = {'readers': readers, 'learners': learners, 'lesson': lesson, 'kills': kills, 'readonly': readonly}
     result = jobs[command](base, *map(int, rest))
     print(json.dumps(result, default=str))
