@@ -65,7 +65,8 @@ def test_the_teacher_fills_a_folder_readable_by_all(class_folder):
     assert before == {p: p.stat().st_mtime_ns for p in class_folder.rglob('*')}
 
 
-def test_full_mode_offline_says_what_is_missing(tmp_path):
+def test_full_mode_offline_says_what_is_missing(class_folder, tmp_path):
+    shutil.copytree(class_folder, tmp_path / 'd')  # filled for reduced mode
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]  # nothing listens there once closed
@@ -77,6 +78,7 @@ def test_full_mode_offline_says_what_is_missing(tmp_path):
     assert 'Not ready' in done.stderr and 'snli_1.0.zip' in done.stderr
     assert 'bert.small (mxnet)' in done.stderr and 'sha1sum' in done.stderr
     assert 'ok       snli-mini' in done.stdout  # the reduced part is there all the same
+    assert not (tmp_path / 'd' / 'snli_1.0.zip').exists()
 
 
 @pytest.fixture(scope='module')
