@@ -8,8 +8,9 @@ folders, and a reader never writes. How:
 - Only when something is missing does a process write, and then under a lock of that file
   (`filelock`, the lock huggingface_hub uses for its shared cache: flock on Unix, released by
   the kernel when a process dies), so one process fetches and unpacks while the others wait
-  and then find the work done. The lock file `.<file>.lock` is removed once the work is done:
-  every later holder only finds the work done, so a lock file never stays in a filled folder.
+  and then find the work done. The lock file `.<file>.lock` is removed when the work is over
+  (filelock >= 4.3 notices a lock file removed under a waiting process), so none stays in a
+  filled folder.
 - Everything is written under a hidden temporary name `.<file>.<random>...` and renamed into
   place once complete (a rename is atomic), the marker last. A process killed at any point
   leaves only hidden debris, which the next process that takes the lock removes. A complete
@@ -143,7 +144,7 @@ def _remove_debris(folder, fname):
 @contextlib.contextmanager
 def locked(folder, fname):
     """Hold the lock of `fname` in `folder` while writing it; a write refused by the folder
-    raises a DataFolderError. The lock file is removed after the work succeeded."""
+    raises a DataFolderError. The lock file is removed when the work is over."""
     folder = Path(folder)
     path = folder / f'.{fname}.lock'
     with writing(folder, fname):
