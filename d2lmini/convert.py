@@ -20,7 +20,7 @@ import zipfile
 
 import torch
 
-from . import hub
+from . import checkpoints, hub
 
 # Every parameter of BERTModel: PyTorch state_dict key, Gluon parameter name (the name
 # save_parameters writes); {i} stands for a block number. Gluon names LayerNorm's parameters
@@ -169,7 +169,7 @@ def write_gluon_zip(torch_zip, out_dir):
                          f'(<name>.torch/): use write_torch_zip to convert MXNet to PyTorch')
     params = torch_to_gluon(read_torch_params(io.BytesIO(raw)))
     name = folder[:-len('.torch')]
-    return hub.write_checkpoint_zip(os.path.join(out_dir, f'{name}.zip'), name, vocab_json,
+    return checkpoints.write_checkpoint_zip(os.path.join(out_dir, f'{name}.zip'), name, vocab_json,
                                     gluon_params_bytes(params))
 
 
@@ -185,7 +185,7 @@ def write_torch_zip(gluon_zip, out_dir):
         with open(path, 'wb') as f:
             f.write(raw)
         params = gluon_to_torch(read_gluon_params(path))
-    return hub.write_checkpoint_zip(os.path.join(out_dir, f'{folder}.torch.zip'),
+    return checkpoints.write_checkpoint_zip(os.path.join(out_dir, f'{folder}.torch.zip'),
                                     f'{folder}.torch', vocab_json, torch_params_bytes(params))
 
 

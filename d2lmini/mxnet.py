@@ -58,7 +58,7 @@ from mxnet import autograd, gluon, init, np, npx
 from mxnet.base import MXNetError
 from mxnet.gluon import nn
 
-from . import hub
+from . import checkpoints, hub
 from .hub import DATA_URL, data_dir
 from .metrics import confident_mistakes, confusion_matrix, recall_precision
 from .plots import show_confusion_matrix, show_heatmaps
@@ -71,6 +71,7 @@ from .pretraining import (
     _replace_mlm_tokens,
     get_pretraining_data,
 )
+from .sentences import read_pair, unknown_words
 from .snli import LABELS, read_snli
 from .text import (
     BucketBatchSampler,
@@ -79,7 +80,6 @@ from .text import (
     pack_pairs,
     tokenize,
     truncate_pair_of_tokens,
-    unknown_words,
 )
 from .utils import Accumulator, Animator, Timer
 
@@ -122,13 +122,8 @@ d2l = sys.modules[__name__]
 # ---------------------------------------------------------------------------------------------
 # Data hub and checkpoints
 
-DATA_HUB = dict(hub.DATA_HUB)
-DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.zip'),
-                         'fb941674379a8c4c61b0e60e20b3b9b82a3e8576')
-DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.zip',
-                          'a4e718a47137ccd1809c9107ab4f5edd317bae2c')
-DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.zip',
-                         '7b3820b35da691042e5d34c0971ac3edbd80d3f4')
+# The data sets, then this framework's checkpoints (checkpoints.HUB)
+DATA_HUB = {**hub.DATA_HUB, **checkpoints.HUB['mxnet']}
 
 
 def download(name, folder=None, sha1_hash=None):
@@ -141,7 +136,8 @@ def download_extract(name, folder=None):
     return hub.download_extract(name, folder, hub=DATA_HUB)
 
 
-BERT_CONFIGS = hub.BERT_CONFIGS  # each checkpoint's hyperparameters: build the model with them
+# Each checkpoint's hyperparameters: build the model with them
+BERT_CONFIGS = checkpoints.BERT_CONFIGS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,7 +394,7 @@ def load_bert_params(bert, path):
     # Gluon's structural names ("encoder.blks.0.ffn.dense1.weight"), the ones save_parameters
     # writes; MXNet 1.9.1 is the last release, so this private helper stays as it is.
     expected = bert._collect_params_with_prefix()
-    hub.check_params(path, params, expected)
+    checkpoints.check_params(path, params, expected)
     for name, param in expected.items():
         # Initializes a parameter not yet initialized (on the CPU), else overwrites its data
         # on the devices it lives on, as load_parameters does; other float types are cast, as
@@ -634,10 +630,12 @@ def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices=No
 def predict_snli(net, vocab, premise, hypothesis, max_len=128):
     """Classify one pair of sentences; return the label and a dict of the three probabilities.
 
-    The sentences are lower-cased and split on whitespace like the SNLI text, so write
-    punctuation as separate tokens ('a dog runs .'); pairs longer than max_len are truncated.
-    Words that are not in the vocabulary reach the model as `<unk>`: a line names them.
+    The sentences are read as the SNLI text was tokenized: lower-cased, punctuation apart
+    from words ('A dog runs.' is 'a dog runs .'). An empty one raises ValueError; a pair longer
+    than max_len is cut as in training, and a line says so. Words that are not in the
+    vocabulary reach the model as `<unk>`: a line names them.
     """
+    premise, hypothesis = read_pair(premise, hypothesis, max_len)
     unknown = unknown_words(vocab, premise, hypothesis)
     if unknown:
         print(f'not in the vocabulary, read as <unk>: {", ".join(unknown)}')
@@ -669,8 +667,10 @@ def attention_weights(net, vocab, premise, hypothesis, max_len=128):
     hypothesis `<sep>`, with `<unk>` for unknown words) and a numpy array (blocks, heads,
     queries, keys) whose row i spreads token i's attention over the tokens, summing to 1.
     `net` is a BERTClassifier or a BERTModel; the weights are computed for this pair alone
-    (BERTEncoder.attention_weights), so training pays nothing for them.
+    (BERTEncoder.attention_weights), so training pays nothing for them. The sentences are read
+    as predict_snli reads them.
     """
+    premise, hypothesis = read_pair(premise, hypothesis, max_len)
     packed = [np.array(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
     X, _ = trim_batch((packed, None))
     weights = net.encoder.attention_weights(*_to(X, _devices_of(net)[0]))
@@ -839,8 +839,9 @@ def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
 
 
 def save_pretrained_model(bert, vocab, name, config):
-    """Save `bert` and `vocab` in the book's checkpoint layout: a zip in the data folder
-    holding one folder with `vocab.json` and `pretrained.params`. Register it as `name` in
+    """Save `bert` and `vocab` in the book's checkpoint layout: a zip in the learner's own
+    checkpoint folder (checkpoints.checkpoint_dir(), never the data folder, which a class may
+    share) holding one folder with `vocab.json` and `pretrained.params`. Register it as `name` in
     DATA_HUB (with its sha1) and its hyperparameters `config` in BERT_CONFIGS, so that
     load_pretrained_model(name, ...) loads it; return the zip's path.
 
@@ -850,13 +851,12 @@ def save_pretrained_model(bert, vocab, name, config):
         bert.save_parameters(os.path.join(tmp, 'pretrained.params'))
         with open(os.path.join(tmp, 'pretrained.params'), 'rb') as f:
             params = f.read()
-    path = hub.write_checkpoint_zip(data_dir() / f'{name}.zip', name, vocab.to_json().encode(),
-                                    params)
-    hub.register_checkpoint(name, path, config, DATA_HUB)
+    path = checkpoints.save_checkpoint(name, f'{name}.zip', vocab.to_json().encode(), params,
+                                       config, DATA_HUB)
     return path
 
 
 def register_saved_model(name):
     """Register a model that save_pretrained_model saved as `name` in an earlier session (in
-    the same data folder), so that load_pretrained_model(name, ...) finds it."""
-    hub.register_saved_checkpoint(name, f'{name}.zip', DATA_HUB)
+    the learner's checkpoint folder), so that load_pretrained_model(name, ...) finds it."""
+    checkpoints.register_saved_checkpoint(name, f'{name}.zip', DATA_HUB)

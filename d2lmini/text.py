@@ -88,16 +88,6 @@ class Vocab:
         return self.token_to_idx['<unk>']
 
 
-def unknown_words(vocab, *sentences):
-    """The words of `sentences` that `vocab` lacks, each once, in order of appearance.
-
-    Words are `sentence.lower().split()`, as pack_pairs makes them; each one listed here reaches
-    the model as `<unk>`, so the model answers about a sentence with a blank in its place.
-    """
-    words = dict.fromkeys(w for s in sentences for w in s.lower().split())
-    return [w for w in words if w not in vocab.token_to_idx]
-
-
 def get_tokens_and_segments(tokens_a, tokens_b=None):
     """Pack one or two token lists as `<cls> a <sep> [b <sep>]` with segment ids 0/1."""
     tokens = ['<cls>'] + tokens_a + ['<sep>']

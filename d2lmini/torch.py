@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import hub
+from . import checkpoints, hub
 from .hub import DATA_URL, data_dir
 from .metrics import confident_mistakes, confusion_matrix, recall_precision
 from .plots import show_confusion_matrix, show_heatmaps
@@ -33,6 +33,7 @@ from .pretraining import (
     _replace_mlm_tokens,
     get_pretraining_data,
 )
+from .sentences import read_pair, unknown_words
 from .snli import LABELS, read_snli
 from .text import (
     BucketBatchSampler,
@@ -41,7 +42,6 @@ from .text import (
     pack_pairs,
     tokenize,
     truncate_pair_of_tokens,
-    unknown_words,
 )
 from .threads import threads_to_use
 from .utils import Accumulator, Animator, Timer
@@ -95,13 +95,8 @@ d2l = sys.modules[__name__]
 # ---------------------------------------------------------------------------------------------
 # Data hub and checkpoints
 
-DATA_HUB = dict(hub.DATA_HUB)
-DATA_HUB['bert.mini'] = (hub.bundled_url('bert.mini.torch.zip'),
-                         'aa91dd212de7d542f5184ed222e77b20edabdc15')
-DATA_HUB['bert.small'] = (DATA_URL + 'bert.small.torch.zip',
-                          'c72329e68a732bef0452e4b96a1c341c8910f81f')
-DATA_HUB['bert.base'] = (DATA_URL + 'bert.base.torch.zip',
-                         '225d66f04cae318b841a13d32af3acc165f253ac')
+# The data sets, then this framework's checkpoints (checkpoints.HUB)
+DATA_HUB = {**hub.DATA_HUB, **checkpoints.HUB['torch']}
 
 
 def download(name, folder=None, sha1_hash=None):
@@ -114,7 +109,8 @@ def download_extract(name, folder=None):
     return hub.download_extract(name, folder, hub=DATA_HUB)
 
 
-BERT_CONFIGS = hub.BERT_CONFIGS  # each checkpoint's hyperparameters: build the model with them
+# Each checkpoint's hyperparameters: build the model with them
+BERT_CONFIGS = checkpoints.BERT_CONFIGS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,7 +339,7 @@ def load_bert_params(bert, path):
         raise ValueError(f'{path} holds a {type(params).__name__}, not a dict of named tensors '
                          f'(a state_dict); it is not a BERT checkpoint')
     expected = bert.state_dict()
-    hub.check_params(path, params, expected)
+    checkpoints.check_params(path, params, expected)
     bert.load_state_dict(params)
 
 
@@ -534,10 +530,12 @@ def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices=No
 def predict_snli(net, vocab, premise, hypothesis, max_len=128):
     """Classify one pair of sentences; return the label and a dict of the three probabilities.
 
-    The sentences are lower-cased and split on whitespace like the SNLI text, so write
-    punctuation as separate tokens ('a dog runs .'); pairs longer than max_len are truncated.
-    Words that are not in the vocabulary reach the model as `<unk>`: a line names them.
+    The sentences are read as the SNLI text was tokenized: lower-cased, punctuation apart
+    from words ('A dog runs.' is 'a dog runs .'). An empty one raises ValueError; a pair longer
+    than max_len is cut as in training, and a line says so. Words that are not in the
+    vocabulary reach the model as `<unk>`: a line names them.
     """
+    premise, hypothesis = read_pair(premise, hypothesis, max_len)
     unknown = unknown_words(vocab, premise, hypothesis)
     if unknown:
         print(f'not in the vocabulary, read as <unk>: {", ".join(unknown)}')
@@ -573,8 +571,10 @@ def attention_weights(net, vocab, premise, hypothesis, max_len=128):
     hypothesis `<sep>`, with `<unk>` for unknown words) and a numpy array (blocks, heads,
     queries, keys) whose row i spreads token i's attention over the tokens, summing to 1.
     `net` is a BERTClassifier or a BERTModel; the weights are computed for this pair alone
-    (BERTEncoder.attention_weights), so training pays nothing for them.
+    (BERTEncoder.attention_weights), so training pays nothing for them. The sentences are read
+    as predict_snli reads them.
     """
+    premise, hypothesis = read_pair(premise, hypothesis, max_len)
     packed = [torch.from_numpy(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
     X, _ = trim_batch((packed, None))
     net.eval()
@@ -742,8 +742,9 @@ def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
 
 
 def save_pretrained_model(bert, vocab, name, config):
-    """Save `bert` and `vocab` in the book's checkpoint layout: a zip in the data folder
-    holding one folder with `vocab.json` and `pretrained.params`. Register it as `name` in
+    """Save `bert` and `vocab` in the book's checkpoint layout: a zip in the learner's own
+    checkpoint folder (checkpoints.checkpoint_dir(), never the data folder, which a class may
+    share) holding one folder with `vocab.json` and `pretrained.params`. Register it as `name` in
     DATA_HUB (with its sha1) and its hyperparameters `config` in BERT_CONFIGS, so that
     load_pretrained_model(name, ...) loads it; return the zip's path.
 
@@ -751,14 +752,12 @@ def save_pretrained_model(bert, vocab, name, config):
     checkpoints; the parameters are a state_dict of CPU tensors."""
     params = io.BytesIO()
     torch.save({k: v.cpu() for k, v in bert.state_dict().items()}, params)
-    folder = f'{name}.torch'
-    path = hub.write_checkpoint_zip(data_dir() / f'{folder}.zip', folder,
-                                    vocab.to_json().encode(), params.getvalue())
-    hub.register_checkpoint(name, path, config, DATA_HUB)
+    path = checkpoints.save_checkpoint(name, f'{name}.torch.zip', vocab.to_json().encode(),
+                                       params.getvalue(), config, DATA_HUB)
     return path
 
 
 def register_saved_model(name):
     """Register a model that save_pretrained_model saved as `name` in an earlier session (in
-    the same data folder), so that load_pretrained_model(name, ...) finds it."""
-    hub.register_saved_checkpoint(name, f'{name}.torch.zip', DATA_HUB)
+    the learner's checkpoint folder), so that load_pretrained_model(name, ...) finds it."""
+    checkpoints.register_saved_checkpoint(name, f'{name}.torch.zip', DATA_HUB)

@@ -264,7 +264,8 @@ def test_checkpoints_saved_by_either_pretraining_notebook_load_in_the_other(tmp_
     monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path))
     monkeypatch.setattr(d2l_torch, 'DATA_HUB', dict(d2l_torch.DATA_HUB))
     monkeypatch.setattr(d2l_mx, 'DATA_HUB', dict(d2l_mx.DATA_HUB))
-    monkeypatch.setattr(d2l_torch.hub, 'BERT_CONFIGS', dict(d2l_torch.BERT_CONFIGS))
+    monkeypatch.setattr(d2l_torch.checkpoints, 'BERT_CONFIGS', dict(d2l_torch.BERT_CONFIGS))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # where checkpoints are saved
     config = dict(CONFIG, num_blks=2)
     vocab = d2l_torch.Vocab([TOKENS[5:]], reserved_tokens=TOKENS[1:5])
     (tmp_path / 'g').mkdir()

@@ -830,7 +830,8 @@ def test_bert_encoding_depends_on_the_sentence():
 def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypatch):
     monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path))
     monkeypatch.setattr(d2l, 'DATA_HUB', dict(d2l.DATA_HUB))
-    monkeypatch.setattr(d2l.hub, 'BERT_CONFIGS', dict(d2l.BERT_CONFIGS))
+    monkeypatch.setattr(d2l.checkpoints, 'BERT_CONFIGS', dict(d2l.BERT_CONFIGS))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the learner's own folder
     vocab = small_vocab()
     net = pretraining_bert(len(vocab))
     path = d2l.save_pretrained_model(net, vocab, 'bert.test', TINY_BERT)
@@ -839,6 +840,8 @@ def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypa
     bert, _ = d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
     X = (np.array([[3, 5, 6, 4]]), np.zeros((1, 4), dtype='int64'), np.array([4]))
     assert onp.array_equal(bert(*X)[0].asnumpy(), net(*X)[0].asnumpy())
-    del d2l.DATA_HUB['bert.test'], d2l.hub.BERT_CONFIGS['bert.test']
+    del d2l.DATA_HUB['bert.test'], d2l.checkpoints.BERT_CONFIGS['bert.test']
+    # in the learner's own folder, with its unpacked copy: nothing in the data folder
+    assert str(path).startswith(str(tmp_path / 'cache')) and not list(tmp_path.glob('bert.test*'))
     d2l.register_saved_model('bert.test')
     d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)

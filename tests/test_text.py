@@ -14,7 +14,6 @@ from d2lmini.text import (
     tokenize,
     truncate_pair_of_tokens,
     truncated_lengths,
-    unknown_words,
 )
 
 SPECIALS = ['<pad>', '<mask>', '<cls>', '<sep>']
@@ -222,12 +221,3 @@ def test_bucket_sampler_reshuffles_each_epoch_and_is_repeatable():
     assert list(BucketBatchSampler(lengths, 8, seed=3)) == first
     assert all(isinstance(i, int) for i in first[0])
 
-
-def test_unknown_words_are_named_once_in_order():
-    vocab = make_vocab()
-    assert unknown_words(vocab, 'A man runs .', 'the zebra runs , a Zebra sleeps .') == [
-        '.', 'zebra', ',']
-    assert unknown_words(vocab, 'the man sleeps', 'A DOG runs') == []
-    # Words are those that pack_pairs looks up: lower-cased, split on any whitespace
-    ids, _, _ = pack_pairs(['a\tman  Walks'], ['the dog'], vocab, 16)
-    assert (ids[0] == vocab.unk).sum() == len(unknown_words(vocab, 'a\tman  Walks', 'the dog'))

@@ -625,7 +625,8 @@ def test_bert_encoding_depends_on_the_sentence():
 def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypatch):
     monkeypatch.setenv('D2LMINI_DATA_DIR', str(tmp_path))
     monkeypatch.setattr(d2l, 'DATA_HUB', dict(d2l.DATA_HUB))
-    monkeypatch.setattr(d2l.hub, 'BERT_CONFIGS', dict(d2l.BERT_CONFIGS))
+    monkeypatch.setattr(d2l.checkpoints, 'BERT_CONFIGS', dict(d2l.BERT_CONFIGS))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the learner's own folder
     vocab = small_vocab()
     torch.manual_seed(0)
     net = d2l.BERTModel(len(vocab), **TINY_BERT)
@@ -637,9 +638,11 @@ def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypa
     assert vocab2.idx_to_token == vocab.idx_to_token
     assert all(torch.equal(a, b) for a, b in zip(bert.state_dict().values(),
                                                  net.state_dict().values()))
-    del d2l.DATA_HUB['bert.test'], d2l.hub.BERT_CONFIGS['bert.test']
+    del d2l.DATA_HUB['bert.test'], d2l.checkpoints.BERT_CONFIGS['bert.test']
+    # in the learner's own folder, with its unpacked copy: nothing in the data folder
+    assert str(path).startswith(str(tmp_path / 'cache')) and not list(tmp_path.glob('bert.test*'))
     d2l.register_saved_model('bert.test')  # as the NLI notebook does in a new session
-    assert d2l.hub.BERT_CONFIGS['bert.test'] == TINY_BERT
+    assert d2l.checkpoints.BERT_CONFIGS['bert.test'] == TINY_BERT
     d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
     with pytest.raises(KeyError, match='save one with save_pretrained_model'):
         d2l.register_saved_model('bert.other')

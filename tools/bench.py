@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from d2lmini.hub import BERT_CONFIGS
+from d2lmini.checkpoints import BERT_CONFIGS
 from d2lmini.snli import read_snli
 from d2lmini.text import RESERVED, Vocab, get_tokens_and_segments, truncate_pair_of_tokens
 

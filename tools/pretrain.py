@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from d2lmini import hub
+from d2lmini import checkpoints, hub
 from d2lmini import torch as d2l
 from d2lmini.convert import write_gluon_zip
 from d2lmini.snli import read_snli_file
@@ -101,7 +101,7 @@ def zip_checkpoint(path, folder, vocab, state_dict):
     """Write `vocab` and `state_dict` in the checkpoint layout as a reproducible zip."""
     params = io.BytesIO()
     torch.save(state_dict, params)
-    return hub.write_checkpoint_zip(path, folder, vocab.to_json().encode(), params.getvalue())
+    return checkpoints.write_checkpoint_zip(path, folder, vocab.to_json().encode(), params.getvalue())
 
 
 def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=20000,
