@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from d2lmini.snli import LABELS
-from d2lmini.snli import read_handwritten_pairs, read_handwritten_rows
+from d2lmini.snli import LABELS, read_handwritten_pairs, read_handwritten_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,8 @@ INSPECT = '''
 import importlib, inspect, json, re, sys
 d2l = importlib.import_module(sys.argv[1])
 def signature(obj):  # a function as a default value is named, without its address
-    return re.sub(r'<function (\S+) at 0x[0-9a-f]+>', r'<function \1>', str(inspect.signature(obj)))
+    text = str(inspect.signature(obj))
+    return re.sub(r'<function (\\S+) at 0x[0-9a-f]+>', r'<function \\1>', text)
 public = {}
 for name in d2l.__all__:
     obj = getattr(d2l, name)

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import io
+
 import numpy as np
 
 from d2lmini.metrics import confusion_matrix, recall_precision
