@@ -62,8 +62,8 @@ def test_sanitize_file_has_every_pattern():
       '  neutral       -> entailment    a man is singing . / a man is singing a song .\n'
       '  entailment    -> neutral       two dogs run . / two animals run .\n'
       'above the bar of 0.72'),
-     'right on N of 36 hand-written pairs (A); the ones it gets wrong: PAIRS\n'
-     'above the bar of 0.72'),
+     ('right on N of 36 hand-written pairs (A); the ones it gets wrong: PAIRS\n'
+      'above the bar of 0.72')),
     ('right on 36 of 36 hand-written pairs (1.00); the ones it gets wrong:\nabove the bar',
      'right on N of 36 hand-written pairs (A); the ones it gets wrong: PAIRS\nabove the bar'),
     ('39 near misses, 2 entailment-contradiction swaps',
