@@ -72,7 +72,7 @@ from .pretraining import (
     get_pretraining_data,
 )
 from .sentences import read_pair, unknown_words
-from .snli import LABELS, read_snli
+from .snli import LABELS, read_handwritten_pairs, read_snli
 from .text import (
     BucketBatchSampler,
     Vocab,
@@ -91,6 +91,7 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Framework-free helpers
     'Vocab', 'tokenize', 'get_tokens_and_segments', 'truncate_pair_of_tokens', 'pack_pairs',
     'BucketBatchSampler', 'Timer', 'Accumulator', 'Animator', 'read_snli', 'LABELS',
+    'read_handwritten_pairs',
     'DATA_URL', 'data_dir', 'unknown_words', 'confusion_matrix', 'recall_precision',
     'confident_mistakes', 'show_heatmaps', 'show_confusion_matrix',
     # Data hub and checkpoints
@@ -105,7 +106,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # SNLI for BERT
     'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
     # Training and prediction
-    'num_correct', 'accuracy', 'evaluate_accuracy_gpu', 'train_batch_ch13', 'train_ch13',
+    'num_correct', 'accuracy', 'to_device', 'device_of', 'evaluate_accuracy_gpu',
+    'train_batch_ch13', 'train_ch13',
     'predict_snli', 'predict_probs', 'attention_weights',
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
@@ -426,17 +428,22 @@ def load_pretrained_model(pretrained_model, num_hiddens, ffn_num_hiddens, num_he
 # SNLI for BERT
 
 class SNLIBERTDataset(gluon.data.Dataset):
-    """SNLI pairs packed as `<cls> premise <sep> hypothesis <sep>` and padded to `max_len`."""
+    """SNLI pairs packed as `<cls> premise <sep> hypothesis <sep>` and padded to `max_len`.
 
-    def __init__(self, dataset, max_len, vocab=None):
+    `truncate(p_tokens, h_tokens, max_len)` shortens the pairs that do not fit: the book's
+    rule unless you pass a rule of your own."""
+
+    def __init__(self, dataset, max_len, vocab=None, truncate=d2l.truncate_pair_of_tokens):
         premises, hypotheses, labels = dataset
         if vocab is None:  # no pretrained vocabulary: make one from this data
             vocab = d2l.Vocab(d2l.tokenize([s.lower() for s in premises + hypotheses]),
                               min_freq=5, reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>'])
         self.vocab = vocab
-        # One array per field, packed with numpy: for SNLI's 550k pairs this takes seconds and
-        # a few bytes per token, where Python lists of ints take minutes and gigabytes.
-        token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len)
+        # One array per field: a few bytes per token, where Python lists of ints take gigabytes
+        # for SNLI's 550k pairs. With the book's rule numpy packs them all at once, in seconds;
+        # another rule runs on each pair in turn, in plain Python.
+        token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len,
+                                                         truncate)
         # They stay numpy arrays: a second copy in MXNet's memory would double the peak for
         # SNLI's 550k pairs. trim_batch turns each batch into int64 MXNet arrays.
         self.all_token_ids = token_ids                     # int32, (pairs, max_len)
@@ -530,25 +537,36 @@ def accuracy(y_hat, y):
     return num_correct(y_hat, y) / len(y)
 
 
-def _to(X, device):
+def to_device(X, device):
+    """`X`, an array or a list or tuple of arrays, copied to `device` (a list comes back)."""
     if isinstance(X, (list, tuple)):
         return [x.as_in_ctx(device) for x in X]
     return X.as_in_ctx(device)
+
+
+def device_of(net):
+    """The device that holds the parameters of `net` (the first one, if they are on several)."""
+    return _devices_of(net)[0]
 
 
 def _devices_of(net):
     return next(iter(net.collect_params().values())).list_ctx()
 
 
+_to = to_device  # the former private name, still used by pretraining
+
+
 def evaluate_accuracy_gpu(net, data_iter, device=None):
     """Accuracy of `net` over all batches of `data_iter`, in evaluation mode, without
     gradients; on `device`, by default the one holding the model."""
     if device is None:
-        device = _devices_of(net)[0]
+        device = device_of(net)
     metric = Accumulator(2)  # correct predictions, examples
-    for X, y in data_iter:  # outside autograd.record(): no gradients, dropout off
-        y = y.as_in_ctx(device)
-        metric.add(num_correct(net(_to(X, device)), y), y.size)
+    # No dropout even if the caller is inside autograd.record() or train_mode()
+    with autograd.predict_mode():
+        for X, y in data_iter:
+            y = y.as_in_ctx(device)
+            metric.add(num_correct(net(to_device(X, device)), y), y.size)
     if metric[1] == 0:
         raise ValueError('data_iter yielded no examples to evaluate on')
     return metric[0] / metric[1]
@@ -641,7 +659,8 @@ def predict_snli(net, vocab, premise, hypothesis, max_len=128):
         print(f'not in the vocabulary, read as <unk>: {", ".join(unknown)}')
     packed = [np.array(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
     X, _ = trim_batch((packed, None))
-    probs = npx.softmax(net(_to(X, _devices_of(net)[0])), axis=1)[0]
+    with autograd.predict_mode():  # no dropout, wherever it is called from
+        probs = npx.softmax(net(to_device(X, device_of(net))), axis=1)[0]
     return LABELS[int(probs.argmax())], dict(zip(LABELS, probs.tolist()))
 
 
@@ -650,11 +669,12 @@ def predict_probs(net, data_iter):
     the iterator, and the true labels: numpy arrays (examples, labels) and (examples,). In
     evaluation mode, without gradients: one pass, from which the accuracy, the confusion matrix
     and the mistakes can all be read."""
-    device = _devices_of(net)[0]
+    device = device_of(net)
     probs, labels = [], []
-    for X, y in data_iter:  # outside autograd.record(): no gradients, dropout off
-        probs.append(npx.softmax(net(_to(X, device)), axis=1).asnumpy())
-        labels.append(y.asnumpy())
+    with autograd.predict_mode():  # no dropout, wherever it is called from
+        for X, y in data_iter:
+            probs.append(npx.softmax(net(to_device(X, device)), axis=1).asnumpy())
+            labels.append(y.asnumpy())
     if not labels:
         raise ValueError('data_iter yielded no examples to predict')
     return onp.concatenate(probs), onp.concatenate(labels)
@@ -673,7 +693,7 @@ def attention_weights(net, vocab, premise, hypothesis, max_len=128):
     premise, hypothesis = read_pair(premise, hypothesis, max_len)
     packed = [np.array(a) for a in pack_pairs([premise], [hypothesis], vocab, max_len)]
     X, _ = trim_batch((packed, None))
-    weights = net.encoder.attention_weights(*_to(X, _devices_of(net)[0]))
+    weights = net.encoder.attention_weights(*to_device(X, device_of(net)))
     return vocab.to_tokens(X[0][0]), np.stack(weights)[:, 0].asnumpy()
 
 

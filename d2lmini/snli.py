@@ -5,6 +5,7 @@ from the two binary-parse columns with the parentheses dropped, so tokens are
 already split ("A man is playing a guitar ."). Rows whose gold label is `-`
 (the annotators found no majority) are skipped.
 """
+import csv
 import os
 
 LABELS = ['entailment', 'contradiction', 'neutral']
@@ -12,6 +13,9 @@ COLUMNS = ('gold_label', 'sentence1_binary_parse', 'sentence2_binary_parse',
            'sentence1_parse', 'sentence2_parse', 'sentence1', 'sentence2',
            'captionID', 'pairID', 'label1', 'label2', 'label3', 'label4', 'label5')
 HEADER = '\t'.join(COLUMNS)
+# SNLI-style pairs written by hand in the words of the reduced corpus (none of its sentences):
+# columns label, phenomenon, premise, hypothesis.
+HANDWRITTEN = os.path.join(os.path.dirname(__file__), 'data', 'handwritten_pairs.tsv')
 
 _LABEL_IDS = {label: i for i, label in enumerate(LABELS)}
 
@@ -68,6 +72,26 @@ def read_snli_file(path):
             hypotheses.append(hypothesis)
             labels.append(label)
     return premises, hypotheses, labels
+
+
+def read_handwritten_pairs(path=HANDWRITTEN):
+    """Return `(premises, hypotheses, labels)` of the pairs written by hand that come with
+    d2lmini, as read_snli gives a split: a test of whether a model fine-tuned on the reduced
+    corpus generalises beyond the sentences of its generator."""
+    rows = read_handwritten_rows(path)
+    return ([r['premise'] for r in rows], [r['hypothesis'] for r in rows],
+            [_LABEL_IDS[r['label']] for r in rows])
+
+
+def read_handwritten_rows(path=HANDWRITTEN):
+    """The hand-written pairs as dicts with label, phenomenon, premise and hypothesis."""
+    with open(path, encoding='utf-8', newline='') as f:
+        rows = list(csv.DictReader(f, delimiter='\t'))
+    for line_no, r in enumerate(rows, start=2):
+        if r.get('label') not in _LABEL_IDS or not r.get('premise') or not r.get('hypothesis'):
+            raise ValueError(f'{path}, line {line_no}: expected the columns label (one of '
+                             f'{", ".join(LABELS)}), phenomenon, premise and hypothesis')
+    return rows
 
 
 def _text(binary_parse):

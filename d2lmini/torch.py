@@ -34,7 +34,7 @@ from .pretraining import (
     get_pretraining_data,
 )
 from .sentences import read_pair, unknown_words
-from .snli import LABELS, read_snli
+from .snli import LABELS, read_handwritten_pairs, read_snli
 from .text import (
     BucketBatchSampler,
     Vocab,
@@ -64,6 +64,7 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Framework-free helpers
     'Vocab', 'tokenize', 'get_tokens_and_segments', 'truncate_pair_of_tokens', 'pack_pairs',
     'BucketBatchSampler', 'Timer', 'Accumulator', 'Animator', 'read_snli', 'LABELS',
+    'read_handwritten_pairs',
     'DATA_URL', 'data_dir', 'unknown_words', 'confusion_matrix', 'recall_precision',
     'confident_mistakes', 'show_heatmaps', 'show_confusion_matrix',
     # Data hub and checkpoints
@@ -78,7 +79,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # SNLI for BERT
     'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
     # Training and prediction
-    'num_correct', 'accuracy', 'evaluate_accuracy_gpu', 'train_batch_ch13', 'train_ch13',
+    'num_correct', 'accuracy', 'to_device', 'device_of', 'evaluate_accuracy_gpu',
+    'train_batch_ch13', 'train_ch13',
     'predict_snli', 'predict_probs', 'attention_weights',
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
@@ -363,17 +365,22 @@ def load_pretrained_model(pretrained_model, num_hiddens, ffn_num_hiddens, num_he
 # SNLI for BERT
 
 class SNLIBERTDataset(torch.utils.data.Dataset):
-    """SNLI pairs packed as `<cls> premise <sep> hypothesis <sep>` and padded to `max_len`."""
+    """SNLI pairs packed as `<cls> premise <sep> hypothesis <sep>` and padded to `max_len`.
 
-    def __init__(self, dataset, max_len, vocab=None):
+    `truncate(p_tokens, h_tokens, max_len)` shortens the pairs that do not fit: the book's
+    rule unless you pass a rule of your own."""
+
+    def __init__(self, dataset, max_len, vocab=None, truncate=d2l.truncate_pair_of_tokens):
         premises, hypotheses, labels = dataset
         if vocab is None:  # no pretrained vocabulary: make one from this data
             vocab = d2l.Vocab(d2l.tokenize([s.lower() for s in premises + hypotheses]),
                               min_freq=5, reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>'])
         self.vocab = vocab
-        # One array per field, packed with numpy: for SNLI's 550k pairs this takes seconds and
-        # a few bytes per token, where Python lists of ints take minutes and gigabytes.
-        token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len)
+        # One array per field: a few bytes per token, where Python lists of ints take gigabytes
+        # for SNLI's 550k pairs. With the book's rule numpy packs them all at once, in seconds;
+        # another rule runs on each pair in turn, in plain Python.
+        token_ids, segments, valid_lens = d2l.pack_pairs(premises, hypotheses, vocab, max_len,
+                                                         truncate)
         # The tensors share the numpy arrays' memory; trim_batch makes each batch int64.
         self.all_token_ids = torch.from_numpy(token_ids)   # int32, (pairs, max_len)
         self.all_segments = torch.from_numpy(segments)     # uint8: 0 or 1
@@ -448,27 +455,32 @@ def accuracy(y_hat, y):
     return num_correct(y_hat, y) / len(y)
 
 
-def _to(X, device):
+def to_device(X, device):
+    """`X`, an array or a list or tuple of arrays, copied to `device` (a list comes back)."""
     if isinstance(X, (list, tuple)):
         return [x.to(device) for x in X]
     return X.to(device)
 
 
-def _device_of(net):
+def device_of(net):
+    """The device that holds the parameters of `net` (the first one, if they are on several)."""
     return next(iter(net.parameters())).device
+
+
+_to, _device_of = to_device, device_of  # the former private names, still used by pretraining
 
 
 def evaluate_accuracy_gpu(net, data_iter, device=None):
     """Accuracy of `net` over all batches of `data_iter`, in evaluation mode, without
     gradients; on `device`, by default the one holding the model."""
     if device is None:
-        device = _device_of(net)
+        device = device_of(net)
     net.eval()
     metric = Accumulator(2)  # correct predictions, examples
     with torch.no_grad():
         for X, y in data_iter:
             y = y.to(device)
-            metric.add(num_correct(net(_to(X, device)), y), y.numel())
+            metric.add(num_correct(net(to_device(X, device)), y), y.numel())
     if metric[1] == 0:
         raise ValueError('data_iter yielded no examples to evaluate on')
     return metric[0] / metric[1]
@@ -480,7 +492,7 @@ def train_batch_ch13(net, X, y, loss, trainer, devices):
 
     `loss` may give one loss per example (as in the book) or their mean already.
     """
-    X, y = _to(X, devices[0]), y.to(devices[0])
+    X, y = to_device(X, devices[0]), y.to(devices[0])
     net.train()
     trainer.zero_grad()
     pred = net(X)
@@ -543,7 +555,7 @@ def predict_snli(net, vocab, premise, hypothesis, max_len=128):
     X, _ = trim_batch((packed, None))
     net.eval()
     with torch.no_grad():
-        probs = torch.softmax(net(_to(X, _device_of(net))), dim=1)[0]
+        probs = torch.softmax(net(to_device(X, device_of(net))), dim=1)[0]
     return LABELS[int(probs.argmax())], dict(zip(LABELS, probs.tolist()))
 
 
@@ -552,12 +564,12 @@ def predict_probs(net, data_iter):
     the iterator, and the true labels: numpy arrays (examples, labels) and (examples,). In
     evaluation mode, without gradients: one pass, from which the accuracy, the confusion matrix
     and the mistakes can all be read."""
-    device = _device_of(net)
+    device = device_of(net)
     net.eval()
     probs, labels = [], []
     with torch.no_grad():
         for X, y in data_iter:
-            probs.append(torch.softmax(net(_to(X, device)), dim=1).cpu().numpy())
+            probs.append(torch.softmax(net(to_device(X, device)), dim=1).cpu().numpy())
             labels.append(y.cpu().numpy())
     if not labels:
         raise ValueError('data_iter yielded no examples to predict')
@@ -579,7 +591,7 @@ def attention_weights(net, vocab, premise, hypothesis, max_len=128):
     X, _ = trim_batch((packed, None))
     net.eval()
     with torch.no_grad():
-        weights = net.encoder.attention_weights(*_to(X, _device_of(net)))
+        weights = net.encoder.attention_weights(*to_device(X, device_of(net)))
     return vocab.to_tokens(X[0][0]), torch.stack(weights)[:, 0].cpu().numpy()
 
 

@@ -731,11 +731,18 @@ def test_every_encoder_parameter_gets_a_gradient():
         assert float(np.abs(p.grad()).sum()) > 0, name
 
 
-def test_evaluate_accuracy_gpu_has_no_dropout():
-    net, _, test_iter, _ = toy_setup(8, batch_size=8)
-    first = d2l.evaluate_accuracy_gpu(net, test_iter)
-    assert 0 <= first <= 1
-    assert d2l.evaluate_accuracy_gpu(net, test_iter) == first  # no dropout noise
+def test_evaluation_has_no_dropout_even_in_train_mode():
+    net, _, test_iter, _ = toy_setup(8, batch_size=8, dropout=0.5)
+    X, _ = next(iter(test_iter))
+    vocab, pair = small_vocab(), ('a man runs', 'a dog sleeps')
+    with autograd.train_mode():  # where dropout applies, as inside autograd.record()
+        assert not (net(X) == net(X)).all()  # so two passes differ
+        first = d2l.evaluate_accuracy_gpu(net, test_iter)
+        probs, labels = d2l.predict_probs(net, test_iter)
+        assert 0 <= first <= 1 and first == (probs.argmax(1) == labels).mean()
+        assert d2l.evaluate_accuracy_gpu(net, test_iter) == first
+        assert (d2l.predict_probs(net, test_iter)[0] == probs).all()  # no dropout noise
+        assert d2l.predict_snli(net, vocab, *pair)[1] == d2l.predict_snli(net, vocab, *pair)[1]
     with pytest.raises(ValueError, match='no examples'):
         d2l.evaluate_accuracy_gpu(net, [])
 
@@ -837,11 +844,19 @@ def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypa
     path = d2l.save_pretrained_model(net, vocab, 'bert.test', TINY_BERT)
     with zipfile.ZipFile(path) as zf:
         assert zf.namelist() == ['bert.test/vocab.json', 'bert.test/pretrained.params']
-    bert, _ = d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    bert, vocab2 = d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    assert vocab2.idx_to_token == vocab.idx_to_token
     X = (np.array([[3, 5, 6, 4]]), np.zeros((1, 4), dtype='int64'), np.array([4]))
     assert onp.array_equal(bert(*X)[0].asnumpy(), net(*X)[0].asnumpy())
     del d2l.DATA_HUB['bert.test'], d2l.checkpoints.BERT_CONFIGS['bert.test']
     # in the learner's own folder, with its unpacked copy: nothing in the data folder
     assert str(path).startswith(str(tmp_path / 'cache')) and not list(tmp_path.glob('bert.test*'))
-    d2l.register_saved_model('bert.test')
-    d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    d2l.register_saved_model('bert.test')  # as the NLI notebook does in a new session
+    assert d2l.checkpoints.BERT_CONFIGS['bert.test'] == TINY_BERT
+    assert d2l.DATA_HUB['bert.test'][1] == d2l.hub.sha1_of(path)
+    again, vocab3 = d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    assert vocab3.idx_to_token == vocab.idx_to_token
+    expected = {k: p.data().asnumpy() for k, p in params_of(net).items()}
+    got = {k: p.data().asnumpy() for k, p in params_of(again).items()}
+    assert list(got) == list(expected)
+    assert all(onp.array_equal(got[k], expected[k]) for k in expected)

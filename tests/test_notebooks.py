@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from d2lmini import pretraining
+from d2lmini import pretraining, text
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACKS = {'pytorch': 'torch', 'mxnet': 'mxnet'}
@@ -25,6 +25,7 @@ TAUGHT = {
 }
 # Framework-free functions a notebook shows in a markdown code block, verbatim from d2lmini.
 SHOWN = {
+    'natural-language-inference-bert.ipynb': (text, ['truncate_pair_of_tokens']),
     'bert-pretraining.ipynb': (pretraining, [
         '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
         '_pad_bert_inputs', '_get_mlm_data_from_tokens']),

@@ -4,16 +4,17 @@ import random
 import numpy as np
 import pytest
 
-from d2lmini import text
+from d2lmini import fastpack
+from d2lmini.fastpack import truncated_lengths
 from d2lmini.text import (
     BucketBatchSampler,
     Vocab,
     bucket_batches,
     get_tokens_and_segments,
     pack_pairs,
+    pack_pairs_plain,
     tokenize,
     truncate_pair_of_tokens,
-    truncated_lengths,
 )
 
 SPECIALS = ['<pad>', '<mask>', '<cls>', '<sep>']
@@ -97,13 +98,52 @@ def reference_pack(premise, hypothesis, vocab, max_len):
     return vocab[tokens] + [vocab['<pad>']] * pad, segments + [0] * pad, len(tokens)
 
 
+def test_plain_packer_is_the_book_method():
+    vocab = make_vocab()
+    premises, hypotheses = ['The man RUNS in the park', ''], ['a dog\tsleeps', 'zebra']
+    ids, segs, valid = pack_pairs_plain(premises, hypotheses, vocab, 9)
+    assert (ids.dtype, segs.dtype, valid.dtype) == (np.int32, np.uint8, np.int32)
+    for i, (p, h) in enumerate(zip(premises, hypotheses)):
+        want_ids, want_segs, want_len = reference_pack(p, h, vocab, 9)
+        assert (ids[i].tolist(), segs[i].tolist(), valid[i]) == (want_ids, want_segs, want_len)
+    assert vocab.to_tokens(ids[0, :valid[0]]) == [
+        '<cls>', 'the', 'man', 'runs', '<sep>', 'a', 'dog', 'sleeps', '<sep>']
+
+
+def drop_premise_first(p_tokens, h_tokens, max_len):
+    while len(p_tokens) + len(h_tokens) > max_len - 3:
+        (p_tokens or h_tokens).pop()
+
+
+def test_pack_pairs_runs_a_truncation_rule_of_ones_own():
+    vocab = make_vocab()
+    premises, hypotheses = ['a man runs in the park'], ['the dog sleeps']
+    book = pack_pairs(premises, hypotheses, vocab, 8)
+    own = pack_pairs(premises, hypotheses, vocab, 8, truncate=drop_premise_first)
+    assert vocab.to_tokens(book[0][0].tolist()) == [
+        '<cls>', 'a', 'man', 'runs', '<sep>', 'the', 'dog', '<sep>']
+    assert vocab.to_tokens(own[0][0].tolist()) == [
+        '<cls>', 'a', 'man', '<sep>', 'the', 'dog', 'sleeps', '<sep>']
+    assert own[1][0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1] and own[2].tolist() == [8]
+    # The default goes to the fast packer, which gives what the plain one gives
+    assert all((a == b).all() for a, b in zip(book, pack_pairs_plain(premises, hypotheses,
+                                                                      vocab, 8)))
+
+
+def test_a_rule_that_leaves_too_much_is_named():
+    def keep_all(p_tokens, h_tokens, max_len):
+        pass
+    with pytest.raises(ValueError, match='keep_all left 11 tokens.*max_len=8'):
+        pack_pairs(['a man runs in the park'], ['the dog'], make_vocab(), 8, keep_all)
+
+
 def test_pack_pairs_equals_list_packing_across_chunks():
     rng = random.Random(1)
     words = ['a', 'man', 'dog', 'runs', 'sleeps', 'the', 'park', 'unseen']
     vocab = make_vocab()
     premises = [' '.join(rng.choices(words, k=rng.randint(1, 14))).title() for _ in range(300)]
     hypotheses = [' '.join(rng.choices(words, k=rng.randint(1, 9))) for _ in range(300)]
-    ids, segs, valid = pack_pairs(premises, hypotheses, vocab, max_len=12, chunk_size=7)
+    ids, segs, valid = fastpack.pack_pairs(premises, hypotheses, vocab, max_len=12, chunk_size=7)
     assert ids.shape == segs.shape == (300, 12) and valid.shape == (300,)
     for i, (p, h) in enumerate(zip(premises, hypotheses)):
         want_ids, want_segs, want_len = reference_pack(p, h, vocab, 12)
@@ -113,12 +153,16 @@ def test_pack_pairs_equals_list_packing_across_chunks():
 
 
 def assert_packs_like_lists(premises, hypotheses, vocab, max_len, chunk_size):
-    ids, segs, valid = pack_pairs(premises, hypotheses, vocab, max_len, chunk_size)
+    ids, segs, valid = fastpack.pack_pairs(premises, hypotheses, vocab, max_len, chunk_size)
     assert (ids.dtype, segs.dtype, valid.dtype) == (np.int32, np.uint8, np.int32)
     for i, (p, h) in enumerate(zip(premises, hypotheses)):
         want_ids, want_segs, want_len = reference_pack(p, h, vocab, max_len)
         assert ids[i].tolist() == want_ids, (p, h)
         assert segs[i].tolist() == want_segs and valid[i] == want_len, (p, h)
+    # The plain packer, which a learner reads, gives the very same arrays
+    plain = pack_pairs_plain(premises, hypotheses, vocab, max_len)
+    for fast, slow in zip((ids, segs, valid), plain):
+        assert fast.dtype == slow.dtype and (fast == slow).all()
 
 
 # Every ASCII character (control and whitespace ones too), characters whose lower case is
@@ -151,25 +195,28 @@ def test_pack_pairs_edge_cases():
     premises = ['', ' \t', 'CAFÉ X' + 'x' * 14, 'y' * 16 + ' ' + 'Z' * 40, 'a\x00 a', 'cafe']
     hypotheses = ['', 'a', 'x' * 16, 'y' * 15 + ' ' + 'z' * 39, 'A\x00', 'CAFÉ']
     assert_packs_like_lists(premises, hypotheses, vocab, 10, 4)
-    ids, segs, valid = pack_pairs(['', 'a'], ['', ''], vocab, 5)
-    assert ids[0].tolist() == vocab[['<cls>', '<sep>', '<sep>', '<pad>', '<pad>']]
-    assert valid.tolist() == [3, 4]
-    ids, segs, valid = pack_pairs([], [], vocab, 6)
-    assert ids.shape == segs.shape == (0, 6) and valid.shape == (0,)
+    for pack in (pack_pairs, pack_pairs_plain):
+        ids, segs, valid = pack(['', 'a'], ['', ''], vocab, 5)
+        assert ids[0].tolist() == vocab[['<cls>', '<sep>', '<sep>', '<pad>', '<pad>']]
+        assert valid.tolist() == [3, 4]
+        ids, segs, valid = pack([], [], vocab, 6)
+        assert ids.shape == segs.shape == (0, 6) and valid.shape == (0,)
+        ids, segs, valid = pack(['a a a'], ['a a'], vocab, 3)
+        assert vocab.to_tokens(ids[0].tolist()) == ['<cls>', '<sep>', '<sep>']
 
 
 def test_token_table_finds_every_token_despite_collisions():
     words = [f'{i}{"w" * (i % 18)}' for i in range(5000)]
     vocab = Vocab([words], reserved_tokens=SPECIALS)
-    table = text._TokenTable(vocab)
-    ids, starts, counts = text._tokenize([' '.join(words), 'nope 7w'], vocab, table)
+    table = fastpack._TokenTable(vocab)
+    ids, starts, counts = fastpack._tokenize([' '.join(words), 'nope 7w'], vocab, table)
     assert ids.tolist() == vocab[words] + [vocab.unk, vocab.unk]
     assert starts.tolist() == [0, 5000] and counts.tolist() == [5000, 2]
     # Linear probing was needed: several of the tokens want the same first slot.
     data = [w.encode() for w in words if len(w) < 16]
     lengths = np.array([len(d) for d in data])
     buf = np.frombuffer(b''.join(data) + bytes(16), np.uint8)
-    slots = table._slots(*text._token_keys(buf, np.cumsum(lengths) - lengths, lengths))
+    slots = table._slots(*fastpack._token_keys(buf, np.cumsum(lengths) - lengths, lengths))
     assert len(set(slots.tolist())) < len(data)
 
 
@@ -178,7 +225,7 @@ def test_byte_table_agrees_with_python_case_and_whitespace_rules():
     whitespace = '\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f '  # what str.split() splits on in ASCII
     assert ''.join(c for c in ascii_chars if c.isspace()) == whitespace
     want = ascii_chars.translate(str.maketrans(whitespace, ' ' * len(whitespace))).lower()
-    assert bytes(text._ASCII_LOWER[:128]).decode() == want
+    assert bytes(fastpack._ASCII_LOWER[:128]).decode() == want
     # Non-ASCII sentences are lowered by Python before the table sees them: the table must
     # not change them, so Python's lower case must never contain an upper-case ASCII letter.
     lowered = ''.join(map(chr, range(128, 0x110000))).lower()
@@ -187,16 +234,19 @@ def test_byte_table_agrees_with_python_case_and_whitespace_rules():
 
 def test_concat_ranges():
     starts, lengths = np.array([5, 9, 0, 2]), np.array([3, 0, 1, 2])
-    assert text._concat_ranges(starts, lengths).tolist() == [5, 6, 7, 0, 2, 3]
-    assert text._concat_ranges(np.array([4, 1]), np.array([0, 2])).tolist() == [1, 2]
+    assert fastpack._concat_ranges(starts, lengths).tolist() == [5, 6, 7, 0, 2, 3]
+    assert fastpack._concat_ranges(np.array([4, 1]), np.array([0, 2])).tolist() == [1, 2]
 
 
-def test_pack_pairs_bad_input():
+@pytest.mark.parametrize('pack', [pack_pairs, pack_pairs_plain])
+def test_pack_pairs_bad_input(pack):
     vocab = make_vocab()
     with pytest.raises(ValueError, match='2 premises but 1 hypotheses'):
-        pack_pairs(['a', 'b'], ['c'], vocab, 8)
+        pack(['a', 'b'], ['c'], vocab, 8)
     with pytest.raises(ValueError, match='no <pad> token'):
-        pack_pairs(['a'], ['b'], Vocab([['a']]), 8)
+        pack(['a'], ['b'], Vocab([['a']]), 8)
+    with pytest.raises(ValueError, match='max_len=2 leaves no room'):
+        pack(['a'], ['b'], vocab, 2)
 
 
 def test_bucket_batches_cover_all_indices_with_similar_lengths():

@@ -520,10 +520,17 @@ def test_every_encoder_parameter_gets_a_gradient():
 
 def test_evaluate_accuracy_gpu_uses_eval_mode():
     net, _, test_iter, _ = toy_setup(8, batch_size=8)
-    net.train()
+    X, _ = next(iter(test_iter))
+    net.train()  # where dropout applies: two passes differ
+    assert not torch.equal(net(X), net(X))
     first = d2l.evaluate_accuracy_gpu(net, test_iter)
     assert not net.training and 0 <= first <= 1
     assert d2l.evaluate_accuracy_gpu(net, test_iter) == first  # no dropout noise
+    net.train()
+    probs, labels = d2l.predict_probs(net, test_iter)
+    assert not net.training and first == (probs.argmax(1) == labels).mean()
+    net.train()
+    assert (d2l.predict_probs(net, test_iter)[0] == probs).all()
     with pytest.raises(ValueError, match='no examples'):
         d2l.evaluate_accuracy_gpu(net, [])
 
@@ -643,7 +650,12 @@ def test_a_saved_model_loads_back_here_and_in_another_session(tmp_path, monkeypa
     assert str(path).startswith(str(tmp_path / 'cache')) and not list(tmp_path.glob('bert.test*'))
     d2l.register_saved_model('bert.test')  # as the NLI notebook does in a new session
     assert d2l.checkpoints.BERT_CONFIGS['bert.test'] == TINY_BERT
-    d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    assert d2l.DATA_HUB['bert.test'][1] == d2l.hub.sha1_of(path)
+    again, vocab3 = d2l.load_pretrained_model('bert.test', **TINY_BERT, devices=CPU)
+    assert vocab3.idx_to_token == vocab.idx_to_token
+    assert list(again.state_dict()) == list(net.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
+                                                 net.state_dict().values()))
     with pytest.raises(KeyError, match='save one with save_pretrained_model'):
         d2l.register_saved_model('bert.other')
 

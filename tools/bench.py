@@ -1,8 +1,8 @@
 """Speed and memory benchmark: `python -m tools.bench` (or `make bench`).
 
 Prints one JSON line per measurement, for both frameworks, each beside a naive baseline of ours
-measured in the same run: list-based packing (the book's way, one Python list per pair) and
-batches padded to max_len in random order. Every measurement runs in a fresh subprocess, so
+measured in the same run: `d2lmini.text.pack_pairs_plain`, the readable packer that goes one
+pair at a time as the book does, and batches padded to max_len in random order. Every measurement runs in a fresh subprocess, so
 peak memory is its own and MXNet's thread settings do not leak into PyTorch. The README holds
 the book's own figures, the targets and the results of a run.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from d2lmini.checkpoints import BERT_CONFIGS
 from d2lmini.snli import read_snli
-from d2lmini.text import RESERVED, Vocab, get_tokens_and_segments, truncate_pair_of_tokens
+from d2lmini.text import RESERVED, Vocab, pack_pairs_plain
 
 from . import snligen
 
@@ -52,20 +52,6 @@ def read_vocab(data_dir):
     return Vocab.from_file(os.path.join(data_dir, 'vocab.json'))
 
 
-def naive_pack(data, vocab, max_len):
-    """The book's packing, one pair at a time into lists of Python ints (our baseline)."""
-    all_ids, all_segments, valid_lens = [], [], []
-    for premise, hypothesis in zip(data[0], data[1]):
-        p, h = premise.lower().split(), hypothesis.lower().split()
-        truncate_pair_of_tokens(p, h, max_len)
-        tokens, segments = get_tokens_and_segments(p, h)
-        pad = max_len - len(tokens)
-        all_ids.append(vocab[tokens] + [vocab['<pad>']] * pad)
-        all_segments.append(segments + [0] * pad)
-        valid_lens.append(len(tokens))
-    return all_ids, all_segments, valid_lens
-
-
 def dataset_build(fw, data_dir, naive):
     d2l = framework(fw)
     vocab = read_vocab(data_dir)
@@ -73,7 +59,7 @@ def dataset_build(fw, data_dir, naive):
     start = time.perf_counter()
     data = d2l.read_snli(data_dir, is_train=True)
     if naive:
-        pairs = len(naive_pack(data, vocab, MAX_LEN)[0])
+        pairs = len(pack_pairs_plain(data[0], data[1], vocab, MAX_LEN)[0])
     else:
         pairs = len(d2l.SNLIBERTDataset(data, MAX_LEN, vocab))
     seconds = time.perf_counter() - start

@@ -4,26 +4,18 @@ Fine-tunes the bundled bert.mini with the NLI notebook's recipe (PyTorch, or MXN
 as the control, the same classifier from a randomly initialised BERT of the same shape, with the
 same data and budget. For each it prints the test accuracy, the recall of each label, the mean
 probability of the predicted label, and the accuracy on the hand-written pairs of
-tests/heldout_pairs.tsv, which use the reduced vocabulary but none of the generator's sentences.
+d2lmini/data/handwritten_pairs.tsv, which use the reduced vocabulary but none of the generator's
+sentences (the notebooks check them too, through d2l.read_handwritten_pairs).
 """
 import argparse
 import contextlib
-import csv
 import importlib
 import io
-from pathlib import Path
 
 import numpy as np
 
 from d2lmini.metrics import confusion_matrix, recall_precision
-
-HELDOUT = Path(__file__).resolve().parents[1] / 'tests' / 'heldout_pairs.tsv'
-
-
-def read_heldout(path=HELDOUT):
-    """The hand-written pairs: a list of dicts with label, phenomenon, premise, hypothesis."""
-    with open(path, encoding='utf-8', newline='') as f:
-        return list(csv.DictReader(f, delimiter='\t'))
+from d2lmini.snli import read_handwritten_rows
 
 
 class Torch:
@@ -116,7 +108,7 @@ def main(argv=None):
     data_dir = d2l.download_extract('snli-mini')
     train_set = d2l.SNLIBERTDataset(d2l.read_snli(data_dir, True), 128, vocab)
     test_set = d2l.SNLIBERTDataset(d2l.read_snli(data_dir, False), 128, vocab)
-    heldout = read_heldout()
+    heldout = read_handwritten_rows()
     recipe = (args.epochs, args.lr, args.batch_size, args.seed)
     report(fw, 'pretrained', fine_tune(fw, bert, train_set, *recipe), vocab, test_set, heldout)
     fw.seed(args.seed)
