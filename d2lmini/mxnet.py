@@ -101,7 +101,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
     # Training and prediction
     'num_correct', 'accuracy', 'to_device', 'device_of', 'evaluate_accuracy_gpu',
-    'train_batch_ch13', 'train_ch13', 'predict_snli', 'predict_probs', 'attention_weights',
+    'train_batch_ch13', 'train_ch13',
+    'predict_snli', 'predict_probs', 'attention_weights',
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
     '_pad_bert_inputs', '_get_mlm_data_from_tokens', 'get_pretraining_data', '_WikiTextDataset',
@@ -529,7 +530,8 @@ def accuracy(y_hat, y):
     return num_correct(y_hat, y) / len(y)
 
 
-def _to(X, device):
+def to_device(X, device):
+    """`X`, an array or a list or tuple of arrays, copied to `device` (a list comes back)."""
     if isinstance(X, (list, tuple)):
         return [x.as_in_ctx(device) for x in X]
     return X.as_in_ctx(device)
@@ -539,14 +541,12 @@ def _devices_of(net):
     return next(iter(net.collect_params().values())).list_ctx()
 
 
-def to_device(X, device):
-    """`X`, an array or a list of arrays (a batch), on `device`."""
-    return _to(X, device)
-
-
 def device_of(net):
-    """The device that holds `net`'s parameters (the first one, if there are several)."""
+    """The device that holds the parameters of `net` (the first one, if they are on several)."""
     return _devices_of(net)[0]
+
+
+_to = to_device  # the former private name, still used inside this module
 
 
 def evaluate_accuracy_gpu(net, data_iter, device=None):

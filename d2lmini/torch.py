@@ -78,7 +78,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     'SNLIBERTDataset', 'trim_batch', 'load_snli_batches', 'BERTClassifier',
     # Training and prediction
     'num_correct', 'accuracy', 'to_device', 'device_of', 'evaluate_accuracy_gpu',
-    'train_batch_ch13', 'train_ch13', 'predict_snli', 'predict_probs', 'attention_weights',
+    'train_batch_ch13', 'train_ch13',
+    'predict_snli', 'predict_probs', 'attention_weights',
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
     '_pad_bert_inputs', '_get_mlm_data_from_tokens', 'get_pretraining_data', '_WikiTextDataset',
@@ -451,24 +452,19 @@ def accuracy(y_hat, y):
     return num_correct(y_hat, y) / len(y)
 
 
-def _to(X, device):
+def to_device(X, device):
+    """`X`, an array or a list or tuple of arrays, copied to `device` (a list comes back)."""
     if isinstance(X, (list, tuple)):
         return [x.to(device) for x in X]
     return X.to(device)
 
 
-def _device_of(net):
+def device_of(net):
+    """The device that holds the parameters of `net` (the first one, if they are on several)."""
     return next(iter(net.parameters())).device
 
 
-def to_device(X, device):
-    """`X`, an array or a list of arrays (a batch), on `device`."""
-    return _to(X, device)
-
-
-def device_of(net):
-    """The device that holds `net`'s parameters (the first one, if there are several)."""
-    return _device_of(net)
+_to, _device_of = to_device, device_of  # the former private names, still used by pretraining
 
 
 def evaluate_accuracy_gpu(net, data_iter, device=None):
