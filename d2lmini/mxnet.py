@@ -112,8 +112,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
     '_pad_bert_inputs', '_get_mlm_data_from_tokens', 'get_pretraining_data', '_WikiTextDataset',
-    'load_data_wiki', '_get_batch_loss_bert', 'train_bert', 'evaluate_pretraining',
-    'get_bert_encoding',
+    'load_wiki_batches', 'load_data_wiki', '_get_batch_loss_bert', 'train_bert',
+    'evaluate_pretraining', 'get_bert_encoding',
     'save_pretrained_model', 'register_saved_model',
 ]
 
@@ -553,9 +553,6 @@ def _devices_of(net):
     return next(iter(net.collect_params().values())).list_ctx()
 
 
-_to = to_device  # the former private name, still used by pretraining
-
-
 def evaluate_accuracy_gpu(net, data_iter, device=None):
     """Accuracy of `net` over all batches of `data_iter`, in evaluation mode, without
     gradients; on `device`, by default the one holding the model."""
@@ -742,6 +739,22 @@ def _trim_gathered_bert(items):
     return _trim_bert_batch(batch)
 
 
+def load_wiki_batches(dataset, batch_size, shuffle):
+    """A data loader of `dataset`'s pairs (a _WikiTextDataset, or a class of one's own with
+    the same seven arrays) in batches of pairs of similar length, each cut to its longest pair.
+
+    With `shuffle`, every epoch sees new batches, in an order that seeding the framework's
+    random generator makes repeatable.
+    """
+    seed = int(np.random.randint(0, 2**31)) if shuffle else None  # follows mx.random.seed
+    valid_lens = dataset.valid_lens  # numpy, or MXNet arrays in a dataset of one's own
+    valid_lens = valid_lens.asnumpy() if hasattr(valid_lens, 'asnumpy') else valid_lens
+    sampler = BucketBatchSampler(onp.asarray(valid_lens), batch_size, shuffle, seed)
+    # batch_size=1 wraps each batch of indices into a list of one "index" (load_snli_batches)
+    return gluon.data.DataLoader(dataset, sampler=sampler, batch_size=1,
+                                 batchify_fn=_trim_gathered_bert)
+
+
 def load_data_wiki(batch_size, max_len, name='wikitext-2', split='train', vocab=None,
                    use_foils=False):
     """Load a WikiText split as pretraining batches; return `(data_iter, vocab)`.
@@ -749,20 +762,15 @@ def load_data_wiki(batch_size, max_len, name='wikitext-2', split='train', vocab=
     `name` is a DATA_HUB entry: 'wikitext-2' (the real one) or 'wikitext-2-mini' (bundled).
     Without `vocab`, one is made from the text. A false next sentence is a random one, as in
     the book; with `use_foils`, the corpus's foil where it has one (bert.mini's recipe).
-    Batches hold pairs of similar length, each cut to its longest pair; the pairs and masks
-    are drawn once, seeded by the framework's random generator, and the batches shuffled
-    every epoch.
+    The book's one call for _read_wiki, _WikiTextDataset and load_wiki_batches (shuffled);
+    the pairs and masks are drawn once, seeded by the framework's random generator.
     """
     # The real zip unpacks to wikitext-2/, not to a folder named after the zip
     data_dir = d2l.download_extract(name, 'wikitext-2' if name == 'wikitext-2' else None)
     paragraphs, foils = d2l._read_wiki(data_dir, split)
     seed = int(np.random.randint(0, 2**31))  # follows mx.random.seed
     dataset = _WikiTextDataset(paragraphs, max_len, foils if use_foils else None, vocab, seed)
-    sampler = BucketBatchSampler(dataset.valid_lens, batch_size, True, seed)
-    # batch_size=1 wraps each batch of indices into a list of one "index" (load_snli_batches)
-    data_iter = gluon.data.DataLoader(dataset, sampler=sampler, batch_size=1,
-                                      batchify_fn=_trim_gathered_bert)
-    return data_iter, dataset.vocab
+    return load_wiki_batches(dataset, batch_size, shuffle=True), dataset.vocab
 
 
 def _get_batch_loss_bert(net, loss, vocab_size, tokens_X, segments_X, valid_lens_x,
@@ -791,9 +799,9 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
     """
     if num_steps < 1:
         raise ValueError(f'num_steps={num_steps}: train for at least one step')
-    if d2l._devices_of(net) != [devices[0]]:
-        raise ValueError(f'the model is on {d2l._devices_of(net)}: initialize it with '
-                         f'ctx={devices[0]} to pretrain it there')
+    if net.collect_params().list_ctx() != [devices[0]]:
+        raise ValueError(f'the model is on {net.collect_params().list_ctx()}: initialize it '
+                         f'with ctx={devices[0]} to pretrain it there')
     trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
     animator = d2l.Animator(xlabel='step', ylabel='loss', xlim=[1, num_steps],
                             legend=['mlm', 'nsp'])
@@ -803,7 +811,7 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
         epoch_start = len(losses['mlm'])
         for batch in train_iter:
             timer.start()
-            batch = d2l._to(batch, devices[0])
+            batch = d2l.to_device(batch, devices[0])
             step = len(losses['mlm'])
             if warmup_steps:
                 trainer.set_learning_rate(lr * min(
@@ -833,11 +841,11 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
 def evaluate_pretraining(net, data_iter):
     """Accuracy of the masked-token and of the next-sentence predictions over all batches of
     `data_iter`, in evaluation mode: `(mlm_acc, nsp_acc)`. Padded predictions do not count."""
-    device = _devices_of(net)[0]
+    device = device_of(net)
     metric = Accumulator(4)  # right masked tokens, masked tokens, right pairs, pairs
     for batch in data_iter:  # outside autograd.record(): no gradients, dropout off
         tokens_X, segments_X, valid_lens_x, pred_positions_X, mlm_weights_X, mlm_Y, nsp_y = (
-            _to(batch, device))
+            to_device(batch, device))
         _, mlm_Y_hat, nsp_Y_hat = net(tokens_X, segments_X, valid_lens_x, pred_positions_X)
         hits = (mlm_Y_hat.argmax(axis=-1).astype(mlm_Y.dtype) == mlm_Y) * mlm_weights_X
         metric.add(hits.sum(), mlm_weights_X.sum(), num_correct(nsp_Y_hat, nsp_y), len(nsp_y))
@@ -850,7 +858,7 @@ def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
     """BERT's encoding of one sentence (or pair), a list of tokens each: `(1, tokens, hiddens)`,
     `<cls>` and `<sep>` included. The book's version reads `vocab` from a global variable."""
     tokens, segments = d2l.get_tokens_and_segments(tokens_a, tokens_b)
-    device = d2l._devices_of(net)[0]
+    device = d2l.device_of(net)
     token_ids = np.array(vocab[tokens], ctx=device, dtype='int64')[None, :]
     segments = np.array(segments, ctx=device, dtype='int64')[None, :]
     valid_len = np.array([len(tokens)], ctx=device, dtype='int32')

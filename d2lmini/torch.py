@@ -85,8 +85,8 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
     '_pad_bert_inputs', '_get_mlm_data_from_tokens', 'get_pretraining_data', '_WikiTextDataset',
-    'load_data_wiki', '_get_batch_loss_bert', 'train_bert', 'evaluate_pretraining',
-    'get_bert_encoding',
+    'load_wiki_batches', 'load_data_wiki', '_get_batch_loss_bert', 'train_bert',
+    'evaluate_pretraining', 'get_bert_encoding',
     'save_pretrained_model', 'register_saved_model',
 ]
 
@@ -467,9 +467,6 @@ def device_of(net):
     return next(iter(net.parameters())).device
 
 
-_to, _device_of = to_device, device_of  # the former private names, still used by pretraining
-
-
 def evaluate_accuracy_gpu(net, data_iter, device=None):
     """Accuracy of `net` over all batches of `data_iter`, in evaluation mode, without
     gradients; on `device`, by default the one holding the model."""
@@ -634,6 +631,20 @@ def _trim_bert_batch(batch):
             pred_positions.long(), mlm_weights, mlm_labels.long(), nsp_labels.long())
 
 
+def load_wiki_batches(dataset, batch_size, shuffle):
+    """A data loader of `dataset`'s pairs (a _WikiTextDataset, or a class of one's own with
+    the same seven arrays) in batches of pairs of similar length, each cut to its longest pair.
+
+    With `shuffle`, every epoch sees new batches, in an order that seeding the framework's
+    random generator makes repeatable.
+    """
+    seed = int(torch.randint(2**31, ())) if shuffle else None  # follows torch.manual_seed
+    sampler = BucketBatchSampler(np.asarray(dataset.valid_lens), batch_size, shuffle, seed)
+    # batch_size=None: each item the sampler yields is already a batch of indices
+    return torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None,
+                                       collate_fn=_trim_bert_batch)
+
+
 def load_data_wiki(batch_size, max_len, name='wikitext-2', split='train', vocab=None,
                    use_foils=False):
     """Load a WikiText split as pretraining batches; return `(data_iter, vocab)`.
@@ -641,19 +652,15 @@ def load_data_wiki(batch_size, max_len, name='wikitext-2', split='train', vocab=
     `name` is a DATA_HUB entry: 'wikitext-2' (the real one) or 'wikitext-2-mini' (bundled).
     Without `vocab`, one is made from the text. A false next sentence is a random one, as in
     the book; with `use_foils`, the corpus's foil where it has one (bert.mini's recipe).
-    Batches hold pairs of similar length, each cut to its longest pair; the pairs and masks
-    are drawn once, seeded by the framework's random generator, and the batches shuffled
-    every epoch.
+    The book's one call for _read_wiki, _WikiTextDataset and load_wiki_batches (shuffled);
+    the pairs and masks are drawn once, seeded by the framework's random generator.
     """
     # The real zip unpacks to wikitext-2/, not to a folder named after the zip
     data_dir = d2l.download_extract(name, 'wikitext-2' if name == 'wikitext-2' else None)
     paragraphs, foils = d2l._read_wiki(data_dir, split)
     seed = int(torch.randint(2**31, ()))  # follows torch.manual_seed
     dataset = _WikiTextDataset(paragraphs, max_len, foils if use_foils else None, vocab, seed)
-    sampler = BucketBatchSampler(dataset.valid_lens.numpy(), batch_size, True, seed)
-    data_iter = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None,
-                                            collate_fn=_trim_bert_batch)
-    return data_iter, dataset.vocab
+    return load_wiki_batches(dataset, batch_size, shuffle=True), dataset.vocab
 
 
 def _get_batch_loss_bert(net, loss, vocab_size, tokens_X, segments_X, valid_lens_x,
@@ -697,7 +704,7 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
         epoch_start = len(losses['mlm'])
         for batch in train_iter:
             timer.start()
-            batch = d2l._to(batch, devices[0])
+            batch = d2l.to_device(batch, devices[0])
             trainer.zero_grad()
             mlm_l, nsp_l, l = _get_batch_loss_bert(net, loss, vocab_size, *batch)
             l.backward()
@@ -724,13 +731,13 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
 def evaluate_pretraining(net, data_iter):
     """Accuracy of the masked-token and of the next-sentence predictions over all batches of
     `data_iter`, in evaluation mode: `(mlm_acc, nsp_acc)`. Padded predictions do not count."""
-    device = _device_of(net)
+    device = device_of(net)
     net.eval()
     metric = Accumulator(4)  # right masked tokens, masked tokens, right pairs, pairs
     with torch.no_grad():
         for batch in data_iter:
             tokens_X, segments_X, valid_lens_x, pred_positions_X, mlm_weights_X, mlm_Y, nsp_y = (
-                _to(batch, device))
+                to_device(batch, device))
             _, mlm_Y_hat, nsp_Y_hat = net(tokens_X, segments_X, valid_lens_x, pred_positions_X)
             hits = (mlm_Y_hat.argmax(dim=-1) == mlm_Y).float() * mlm_weights_X
             metric.add(hits.sum(), mlm_weights_X.sum(), num_correct(nsp_Y_hat, nsp_y), len(nsp_y))
@@ -743,7 +750,7 @@ def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
     """BERT's encoding of one sentence (or pair), a list of tokens each: `(1, tokens, hiddens)`,
     `<cls>` and `<sep>` included. The book's version reads `vocab` from a global variable."""
     tokens, segments = d2l.get_tokens_and_segments(tokens_a, tokens_b)
-    device = d2l._device_of(net)
+    device = d2l.device_of(net)
     token_ids = torch.tensor(vocab[tokens], device=device)[None, :]
     segments = torch.tensor(segments, device=device)[None, :]
     valid_len = torch.tensor([len(tokens)], device=device)

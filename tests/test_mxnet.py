@@ -825,6 +825,68 @@ def test_train_bert_lowers_the_mlm_loss_and_needs_steps(tmp_path):
         d2l.train_bert([], net, loss, len(dataset.vocab), CPU, 1)
 
 
+class EchoBERT(gluon.nn.Block):
+    """Predicts at each picked position the token that is there, and "is next" for a pair of
+    even valid length: a model whose every prediction a test can work out by hand."""
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.unused = self.params.get('unused', shape=(1,))
+
+    def forward(self, tokens, segments, valid_lens, pred_positions):
+        rows = np.arange(len(tokens)).reshape(-1, 1)
+        mlm_Y_hat = npx.one_hot(tokens[rows, pred_positions], self.vocab_size)
+        return None, mlm_Y_hat, npx.one_hot((valid_lens % 2 == 0).astype('int64'), 2)
+
+
+def test_evaluate_pretraining_counts_real_predictions_over_all_batches():
+    tokens = np.array([[3, 5, 6, 4, 0], [3, 7, 8, 4, 0]], dtype='int64')
+    # Row 0: two real predictions, 5 right and 6 wrong; row 1: 7 wrong, then a padded
+    # prediction at position 0 whose label happens to be right (it must not count)
+    first = (tokens, np.zeros_like(tokens), np.array([4, 4], dtype='int32'),
+             np.array([[1, 2], [1, 0]], dtype='int64'), np.array([[1., 1.], [1., 0.]]),
+             np.array([[5, 9], [9, 3]], dtype='int64'), np.array([1, 0], dtype='int64'))
+    second = (np.array([[3, 5, 4]], dtype='int64'), np.zeros((1, 3), dtype='int64'),
+              np.array([3], dtype='int32'), np.array([[1]], dtype='int64'), np.array([[1.]]),
+              np.array([[5]], dtype='int64'), np.array([0], dtype='int64'))
+    net = EchoBERT(10)
+    net.initialize(ctx=CPU)
+    mlm_acc, nsp_acc = d2l.evaluate_pretraining(net, [first, second])
+    # 2 of 4 real predictions (counting padding: 3 of 5; a mean of batch means: 2/3)
+    assert mlm_acc == 0.5 and nsp_acc == 2 / 3
+    with pytest.raises(ValueError, match='no examples'):
+        d2l.evaluate_pretraining(net, [])
+
+
+def test_load_wiki_batches_serves_a_dataset_of_ones_own(tmp_path):
+    paragraphs, foils = d2l._read_wiki(wiki_folder(tmp_path))
+    dataset = d2l._WikiTextDataset(paragraphs, 64, foils, rng=0)
+    dataset.nsp_labels = onp.ones_like(dataset.nsp_labels)  # an edit the batches must show
+    batches = list(d2l.load_wiki_batches(dataset, 32, shuffle=False))
+    assert sum(len(b[0]) for b in batches) == len(dataset)
+    assert all(b[0].shape[1] == int(b[2].max()) and (b[6] == 1).all() for b in batches)
+    mx.random.seed(0)
+    a = [b[2].tolist() for b in d2l.load_wiki_batches(dataset, 32, shuffle=True)]
+    mx.random.seed(0)
+    assert a == [b[2].tolist() for b in d2l.load_wiki_batches(dataset, 32, shuffle=True)]
+
+
+def test_device_of_and_to_device():
+    net = pretraining_bert(len(small_vocab()))
+    assert d2l.device_of(net) == CPU[0]
+    batch = d2l.to_device([np.zeros(2), np.ones(3)], d2l.device_of(net))
+    assert isinstance(batch, list) and all(x.ctx == CPU[0] for x in batch)
+    assert d2l.to_device(np.zeros(2), CPU[0]).ctx == CPU[0]
+
+
+def test_train_bert_needs_the_model_on_the_training_device_alone(tmp_path):
+    net = pretraining_bert(10)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    with pytest.raises(ValueError, match='initialize it with ctx=gpu'):
+        d2l.train_bert([], net, loss, 10, [mx.gpu(0)], 1)
+
+
 def test_bert_encoding_depends_on_the_sentence():
     vocab = small_vocab()
     net = pretraining_bert(len(vocab))

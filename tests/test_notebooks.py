@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy
 import pytest
 
 from d2lmini import pretraining, text
+from d2lmini.text import RESERVED, Vocab
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACKS = {'pytorch': 'torch', 'mxnet': 'mxnet'}
@@ -86,6 +88,37 @@ def test_shown_code_is_the_exported_code(track, topic):
     for name in names:
         source = inspect.getsource(getattr(module, name)).strip()
         assert f'```python\n{source}\n```' in text, f'{track}/{topic} does not show {name} verbatim'
+
+
+@pytest.mark.parametrize('track', TRACKS)
+@pytest.mark.parametrize('topic', sorted(SHOWN))
+def test_an_edited_copy_of_a_shown_helper_runs_and_is_used(track, topic, monkeypatch):
+    # As the notebook tells a learner: run its import cell, copy a helper into a cell (in the
+    # MXNet notebook, with onp for np), edit it, and put it in the module's place.
+    module, names = SHOWN[topic]
+    imports = [''.join(c['source']) for c in cells(track, topic) if c['cell_type'] == 'code'
+               and f'from d2lmini import {module.__name__.split(".")[-1]}' in ''.join(c['source'])]
+    assert len(imports) == 1, 'one cell imports what the shown helpers need'
+    blocks = re.findall(r'```python\n(.*?)\n```', '\n'.join(
+        ''.join(c['source']) for c in cells(track, topic) if c['cell_type'] == 'markdown'), re.DOTALL)
+    namespace = {'np': numpy} if track == 'pytorch' else {'onp': numpy, 'np': None}
+    exec(imports[0], namespace)  # noqa: S102 (the notebook's own cell)
+    paragraphs = [[f'w{i} w{i + 1} w{i + 2} .', f'w{i + 3} w{i + 4} .', f'w{i} w{i + 4} .']
+                  for i in range(30)]
+    vocab = Vocab([s.split() for p in paragraphs for s in p], reserved_tokens=RESERVED)
+    expected = module.get_pretraining_data(paragraphs, None, vocab, 16,
+                                           numpy.random.default_rng(0))
+    for name in names:
+        (block,) = [b for b in blocks if b.startswith(f'def {name}(')]
+        if track == 'mxnet':
+            block = re.sub(r'\bnp\.', 'onp.', block)
+        if name == '_get_next_sentence':  # the edit: the true next sentence, always
+            block = block.replace('if rng.random() < 0.5:', 'if True:')
+        exec(block, namespace)  # noqa: S102 (the notebook's own code)
+        monkeypatch.setattr(module, name, namespace[name])
+    got = module.get_pretraining_data(paragraphs, None, vocab, 16, numpy.random.default_rng(0))
+    assert (got[-1] == 1).all() and not (expected[-1] == 1).all()  # the edit took effect
+    assert got[0].shape[0] == expected[0].shape[0] == 60
 
 
 @pytest.mark.parametrize('track', TRACKS)

@@ -619,6 +619,59 @@ def test_train_bert_lowers_both_losses_and_needs_steps(tmp_path):
         d2l.train_bert([], net, loss, len(dataset.vocab), CPU, 1)
 
 
+class EchoBERT(nn.Module):
+    """Predicts at each picked position the token that is there, and "is next" for a pair of
+    even valid length: a model whose every prediction a test can work out by hand."""
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.vocab_size, self.unused = vocab_size, nn.Parameter(torch.zeros(1))
+
+    def forward(self, tokens, segments, valid_lens, pred_positions):
+        rows = torch.arange(len(tokens))[:, None]
+        mlm_Y_hat = nn.functional.one_hot(tokens[rows, pred_positions], self.vocab_size)
+        return None, mlm_Y_hat.float(), nn.functional.one_hot((valid_lens % 2 == 0).long(), 2)
+
+
+def test_evaluate_pretraining_counts_real_predictions_over_all_batches():
+    tokens = torch.tensor([[3, 5, 6, 4, 0], [3, 7, 8, 4, 0]])
+    # Row 0: two real predictions, 5 right and 6 wrong; row 1: 7 wrong, then a padded
+    # prediction at position 0 whose label happens to be right (it must not count)
+    first = (tokens, torch.zeros_like(tokens), torch.tensor([4, 4]), torch.tensor([[1, 2], [1, 0]]),
+             torch.tensor([[1., 1.], [1., 0.]]), torch.tensor([[5, 9], [9, 3]]),
+             torch.tensor([1, 0]))
+    second = (torch.tensor([[3, 5, 4]]), torch.zeros(1, 3, dtype=torch.long), torch.tensor([3]),
+              torch.tensor([[1]]), torch.tensor([[1.]]), torch.tensor([[5]]), torch.tensor([0]))
+    net = EchoBERT(10).train()
+    mlm_acc, nsp_acc = d2l.evaluate_pretraining(net, [first, second])
+    # 2 of 4 real predictions (counting padding: 3 of 5; a mean of batch means: 2/3)
+    assert mlm_acc == 0.5 and nsp_acc == 2 / 3
+    assert not net.training  # evaluation mode: no dropout
+    with pytest.raises(ValueError, match='no examples'):
+        d2l.evaluate_pretraining(net, [])
+
+
+def test_load_wiki_batches_serves_a_dataset_of_ones_own(tmp_path):
+    paragraphs, foils = d2l._read_wiki(wiki_folder(tmp_path))
+    dataset = d2l._WikiTextDataset(paragraphs, 64, foils, rng=0)
+    dataset.nsp_labels = torch.ones_like(dataset.nsp_labels)  # an edit the batches must show
+    batches = list(d2l.load_wiki_batches(dataset, 32, shuffle=False))
+    assert sum(len(b[0]) for b in batches) == len(dataset)
+    assert all(b[0].shape[1] == int(b[2].max()) and (b[6] == 1).all() for b in batches)
+    torch.manual_seed(0)
+    a = [b[2].tolist() for b in d2l.load_wiki_batches(dataset, 32, shuffle=True)]
+    torch.manual_seed(0)
+    assert a == [b[2].tolist() for b in d2l.load_wiki_batches(dataset, 32, shuffle=True)]
+
+
+def test_device_of_and_to_device():
+    net = d2l.BERTModel(len(small_vocab()), **TINY_BERT)
+    assert d2l.device_of(net) == CPU[0]
+    batch = d2l.to_device([torch.zeros(2), torch.ones(3)], d2l.device_of(net))
+    assert isinstance(batch, list) and all(x.device == CPU[0] for x in batch)
+    assert d2l.to_device(torch.zeros(2), CPU[0]).device == CPU[0]
+
+
 def test_bert_encoding_depends_on_the_sentence():
     vocab = small_vocab()
     torch.manual_seed(0)
