@@ -25,7 +25,7 @@ MXNET_WHEEL := $(filter Linux-x86_64 Linux-aarch64 Darwin-x86_64,$(shell uname -
 INSTALLED := $(VENV)/.installed-$(SETUP)
 # OpenMP threads that wait for work spin briefly, then sleep (GOMP_SPINCOUNT=1000, about 10 us,
 # not 3 ms), as d2lmini sets it when it is imported before the framework
-# (d2lmini.utils.let_idle_threads_sleep); exported here for the notebooks' kernels as well. A
+# (d2lmini.threads.let_idle_threads_sleep); exported here for the notebooks' kernels as well. A
 # wait setting of yours (OMP_WAIT_POLICY, GOMP_SPINCOUNT, KMP_BLOCKTIME) is kept.
 ifeq ($(origin OMP_WAIT_POLICY)$(origin GOMP_SPINCOUNT)$(origin KMP_BLOCKTIME),undefinedundefinedundefined)
 export GOMP_SPINCOUNT := 1000

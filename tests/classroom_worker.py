@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from d2lmini import checkpoints, hub
-from d2lmini.utils import mxnet_problem
+from d2lmini.mxnet_compat import mxnet_problem
 
 
 def frameworks():
