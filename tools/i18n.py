@@ -400,7 +400,7 @@ def markup(text):
     counts of the elements markdown renders (emphasis, headings, list items, table cells...)."""
     found = Counter()
     for _, code in INLINE_CODE.findall(text):
-        found['code ' + code] += 1
+        found['code ' + ' '.join(code.split())] += 1  # a line break in a code span is a space
     for math in MATH.findall(INLINE_CODE.sub(' ', text)):
         found['math ' + math] += 1
     for target in LINK.findall(INLINE_CODE.sub(' ', text)):
