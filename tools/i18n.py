@@ -429,8 +429,25 @@ def rendered(text):
     return kinds
 
 
+GLOSS = re.compile(r'(?<=[(（])\*([^*\n]+)\*')
+
+
+def glosses(msgid, msgstr):
+    """How many glosses the translation adds: italics right after an opening parenthesis that
+    hold words of the English entry, words the English does not emphasise, as in
+    `(*fine-tuning*)`."""
+    english = msgid.replace('*', '').lower()
+    emphasised = {t.lower() for t in re.findall(r'\*([^*\n]+)\*', msgid)}
+    return sum(m.group(1).lower() in english and m.group(1).lower() not in emphasised
+               for m in GLOSS.finditer(msgstr))
+
+
 def check_markup(msgid, msgstr):
+    """The translation keeps the English entry's markup. It may add glosses (the English term
+    in italics in parentheses, for a reader who meets it elsewhere), nothing else."""
     english, translated = markup(msgid), markup(msgstr)
+    translated['emphasis'] -= glosses(msgid, msgstr)
+    translated += Counter()  # drops counts of 0
     if english == translated:
         return []
     lost = english - translated
