@@ -437,7 +437,7 @@ def glosses(msgid, msgstr):
     hold words of the English entry, words the English does not emphasise, as in
     `(*fine-tuning*)`."""
     english = msgid.replace('*', '').lower()
-    emphasised = {t.lower() for t in re.findall(r'\*([^*\n]+)\*', msgid)}
+    emphasised = {t.lower() for t in re.findall(r'(?<!\*)\*([^*\n]+)\*(?!\*)', msgid)}
     return sum(m.group(1).lower() in english and m.group(1).lower() not in emphasised
                for m in GLOSS.finditer(msgstr))
 
