@@ -32,8 +32,8 @@ NOTEBOOKS = REPO / 'notebooks'
 I18N = REPO / 'i18n'
 TRACKS = ('pytorch', 'mxnet')
 LANGUAGES = {
-    'zh': dict(name='Chinese', po='zh_CN', html='zh-Hans'),
-    'fr': dict(name='French', po='fr', html='fr'),
+    'zh': {'name': 'Chinese', 'po': 'zh_CN', 'html': 'zh-Hans'},
+    'fr': {'name': 'French', 'po': 'fr', 'html': 'fr'},
 }
 UPDATE_HINT = ('run `make editions`, translate the entries it reports in {po} (a fuzzy entry '
                'keeps its old English under `#| msgid`: update the translation, then delete the '
@@ -47,7 +47,7 @@ NOTE = ('> **{name} edition.** `make editions` writes this notebook from the Eng
         'translated. The code, its comments, everything it prints and the labels of its figures '
         'stay in English, exactly as in the English notebook; the text names the English word '
         'that each figure uses.')
-FENCE = re.compile(r'(^```[^\n]*\n.*?^```[ \t]*$)', re.M | re.S)
+FENCE = re.compile(r'(^```[^\n]*\n.*?^```[ \t]*$)', re.MULTILINE | re.DOTALL)
 FRAMEWORK_WORDS = re.compile(r'PyTorch|MXNet/Gluon|MXNet|Gluon|torch|mxnet|pytorch')
 # CJK fonts for the HTML rendering, the first one the reader's machine has wins.
 CJK_CSS = ('body, .jp-RenderedHTMLCommon { font-family: system-ui, "Noto Sans CJK SC", '
@@ -226,7 +226,8 @@ def fill_from_twin(po, twin_po):
         mapping = framework_map(found[0], entry.msgid)
         if mapping is None:
             continue
-        entry.msgstr = FRAMEWORK_WORDS.sub(lambda m: mapping.get(m.group(), m.group()), found[1])
+        entry.msgstr = FRAMEWORK_WORDS.sub(lambda m, words=mapping: words.get(m.group(), m.group()),
+                                           found[1])
         unfuzzy(entry)
         filled.append(entry.msgctxt)
     return filled
@@ -249,7 +250,9 @@ def merge(pot, po_file):
         sys.exit('make editions needs msgmerge, from GNU gettext: install it (Debian and Ubuntu: '
                  'sudo apt-get install gettext; macOS: brew install gettext; conda: conda '
                  'install -c conda-forge gettext) and run it again')
-    pot_file = REPO / 'build' / 'i18n' / po_file.relative_to(I18N).with_suffix('.pot')
+    # The template goes to build/i18n/ (for PO editors); a catalogue elsewhere keeps it beside.
+    pot_file = (REPO / 'build' / 'i18n' / po_file.relative_to(I18N)
+                if po_file.is_relative_to(I18N) else po_file).with_suffix('.pot')
     pot_file.parent.mkdir(parents=True, exist_ok=True)
     pot.save(str(pot_file))
     subprocess.run([msgmerge, '--quiet', '--previous', '--no-wrap', '--update', '--backup=off',
@@ -353,14 +356,17 @@ def check_catalogue(lang, fw, topic, english=None, po=None):
     return []
 
 
-def check_edition(lang, fw, topic):
-    """The committed edition is what the tool writes; its cells are the English ones."""
+def check_edition(lang, fw, topic, english=None, text=None):
+    """The committed edition (or `text`) is what the tool writes from the English notebook (or
+    `english`) and the catalogue; its code cells, with their outputs, are the English ones."""
     path, source_path = edition_path(lang, fw, topic), english_path(fw, topic)
     hint = (f'{rel(path)} is not what `make editions` writes from {rel(source_path)} and '
             f'{rel(po_path(lang, fw, topic))}: run `make editions` (never edit an edition by hand)')
-    if not path.exists():
+    if text is None and not path.exists():
         return [f'{rel(path)} is missing: run `make editions`']
-    english, ed = read_notebook(source_path), read_notebook(path)
+    text = text if text is not None else path.read_text(encoding='utf-8')
+    english = english if english is not None else read_notebook(source_path)
+    ed = json.loads(text)
     problems = []
     cells = ed['cells']
     if not cells or cells[0].get('id') != NOTE_ID:
@@ -378,13 +384,16 @@ def check_edition(lang, fw, topic):
                 theirs['cell_type'], theirs.get('id'), theirs['metadata']):
             problems.append(f'{rel(path)}: cell {i + 1} is not the English cell '
                             f'{theirs.get("id", i)}')
-    if path.read_text(encoding='utf-8') != dump_notebook(edition(lang, fw, topic, english)):
+        elif pieces(source(mine))[1::2] != pieces(source(theirs))[1::2]:
+            problems.append(f'{rel(path)}: the code blocks of markdown cell {theirs["id"]} '
+                            'differ from the English ones')
+    if text != dump_notebook(edition(lang, fw, topic, english)):
         problems.append(hint)
     return problems
 
 
-INLINE_CODE = re.compile(r'(`+)(.+?)\1', re.S)
-MATH = re.compile(r'\$\$.+?\$\$|\$[^$\n]+\$', re.S)
+INLINE_CODE = re.compile(r'(`+)(.+?)\1', re.DOTALL)
+MATH = re.compile(r'\$\$.+?\$\$|\$[^$\n]+\$', re.DOTALL)
 LINK = re.compile(r'\]\(([^)\s]+)\)')
 
 
@@ -450,10 +459,10 @@ def check_markup(msgid, msgstr):
     translated += Counter()  # drops counts of 0
     if english == translated:
         return []
-    lost = english - translated
-    added = translated - english
-    return [f'markup differs: {", ".join(f"{k!r} x{v}" for k, v in lost.items())} lost; '
-            f'{", ".join(f"{k!r} x{v}" for k, v in added.items())} added']
+    def listed(found):
+        return ', '.join(f'{k!r} x{v}' for k, v in found.items()) or 'nothing'
+    return [f'markup differs from the English: lost {listed(english - translated)}; '
+            f'added {listed(translated - english)}']
 
 
 def load_glossary(lang):
@@ -475,10 +484,10 @@ def check_glossary(msgid, msgstr, glossary):
     english, translated = prose_only(msgid), prose_only(msgstr)
     problems = []
     for term, chosen, avoid, _ in glossary:
-        if (re.search(rf'(?<![\w-])(?:{term})(?![\w-])', english, re.I)
-                and not re.search(chosen, translated, re.I)):
+        if (re.search(rf'(?<![\w-])(?:{term})(?![\w-])', english, re.IGNORECASE)
+                and not re.search(chosen, translated, re.IGNORECASE)):
             problems.append(f'"{term}" is in the English but its translation "{chosen}" is not')
-        if avoid and re.search(avoid, translated, re.I):
+        if avoid and re.search(avoid, translated, re.IGNORECASE):
             problems.append(f'"{avoid}" is used: the glossary translates "{term}" as "{chosen}"')
     return problems
 
@@ -493,7 +502,7 @@ ZH_RULES = [
     (re.compile(rf'[{CJK}][()]|[()][{CJK}]'), 'ASCII parenthesis next to Chinese: use （）'),
     (re.compile(rf'[{CJK}] +[\w`*\[<]|[\w`*\]>)] +[{CJK}]'),
      'space between Chinese and Latin text or digits: write them together'),
-    (re.compile(rf'[{CJK}] +[，。；：！？、（）]|[，。；：！？、（）] +[^\s|]'),
+    (re.compile(rf'[{CJK}“”] +[，。；：！？、（）]|[，。；：！？、（）] +[^\s|]'),
      'space around full-width punctuation'),
     (re.compile(r'"'), 'straight double quote: use “ ”'),
 ]
@@ -553,8 +562,8 @@ def check_all():
 def html(build):
     """Write build/<lang>/<fw>/<topic>.{ipynb,html}: each edition with the outputs of the freshly
     executed English notebook in build/<fw>/ (skipped where that run is missing)."""
-    from nbconvert import HTMLExporter
     import nbformat
+    from nbconvert import HTMLExporter
     written = []
     for lang, fw, topic in every_edition():
         executed = english_path(fw, topic, build)
