@@ -461,8 +461,8 @@ def check_markup(msgid, msgstr):
         return []
     def listed(found):
         return ', '.join(f'{k!r} x{v}' for k, v in found.items()) or 'nothing'
-    return [f'markup differs from the English: lost {listed(english - translated)}; '
-            f'added {listed(translated - english)}']
+    return [(f'markup differs from the English: lost {listed(english - translated)}; '
+            f'added {listed(translated - english)}')]
 
 
 def load_glossary(lang):
