@@ -352,7 +352,8 @@ def check_catalogue(lang, fw, topic, english=None, po=None):
         problems.append(f'entries for text no longer in the English notebook: {", ".join(stale)}')
     if problems:
         return [f'{rel(path)}: {p}' for p in problems] + [
-            f'{rel(path)} does not match {fw}/{topic}.ipynb: ' + UPDATE_HINT.format(po=rel(path))]
+            f'{rel(path)} does not match {rel(english_path(fw, topic))}: '
+            + UPDATE_HINT.format(po=rel(path))]
     return []
 
 
