@@ -127,8 +127,9 @@ def english_entries(lang, fw, topic, nb=None):
     for cell in nb['cells']:
         if cell['cell_type'] == 'markdown':
             if 'id' not in cell:
-                sys.exit(f'{fw}/{topic}.ipynb has a markdown cell without an id: give every '
-                         'cell an id (nbformat 4.5) so that its translation can find it')
+                raise ValueError(f'{fw}/{topic}.ipynb has a markdown cell without an id: give '
+                                 'every cell an id (nbformat 4.5; Jupyter adds them when it '
+                                 'saves) so that its translation can find it')
             found.extend(contexts(cell['id'], source(cell)))
     return found
 
