@@ -33,7 +33,7 @@ endif
 # Says why the MXNet track is left out of this environment and how to get it (empty if it is in).
 MXNET_SKIPPED = $(PY) -c 'from d2lmini.mxnet_compat import mxnet_problem as p; p() and print("MXNet track skipped: " + p())'
 
-.PHONY: run test lab notebooks bench bench-shared data checkpoints lint lock clean
+.PHONY: run test lab editions notebooks bench bench-shared data checkpoints lint lock clean
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON_VERSION)" || { echo "make needs Python 3.11 to 3.14$(if $(filter reference,$(SETUP)), (the reference set-up: 3.11)): none found; give one with PYTHON=..."; exit 1; }
@@ -51,16 +51,20 @@ endif
 	touch $@
 	@$(MXNET_SKIPPED)
 
-run: $(INSTALLED)      ## execute every notebook on the bundled data into build/
+run: $(INSTALLED)      ## execute every notebook on the bundled data into build/ (editions: build/zh, build/fr)
 	$(PY) -m tools.runbook notebooks build
+	$(PY) -m tools.i18n html build
 	@$(MXNET_SKIPPED)
 
 test: $(INSTALLED)     ## the whole test suite, notebooks included (nbval)
 	$(PY) -m pytest
 	@$(MXNET_SKIPPED)
 
-lab: $(INSTALLED)      ## open the notebooks in JupyterLab
+lab: $(INSTALLED)      ## open the notebooks in JupyterLab (English, and the editions in zh/ and fr/)
 	$(VENV)/bin/jupyter lab notebooks
+
+editions: $(INSTALLED)  ## merge English prose changes into i18n/*/*.po (msgmerge) and write notebooks/{zh,fr}/
+	$(PY) -m tools.i18n update
 
 notebooks: $(INSTALLED)  ## re-execute the notebooks in place (stored outputs)
 	$(PY) -m tools.runbook notebooks build --in-place
