@@ -29,7 +29,7 @@ endif
 # Says why the MXNet track is left out of this environment and how to get it (empty if it is in).
 MXNET_SKIPPED = $(PY) -c 'from d2lmini.utils import mxnet_problem as p; p() and print("MXNet track skipped: " + p())'
 
-.PHONY: run test lab notebooks bench bench-shared data checkpoints lint lock clean
+.PHONY: run test lab notebooks site bench bench-shared data checkpoints lint lock clean
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON_VERSION)" || { echo "make needs Python 3.11 (both tracks) or 3.12 to 3.14 (PyTorch track): none found; give one with PYTHON=..."; exit 1; }
@@ -54,6 +54,9 @@ lab: $(INSTALLED)      ## open the notebooks in JupyterLab
 
 notebooks: $(INSTALLED)  ## re-execute the notebooks in place (stored outputs)
 	$(PY) -m tools.runbook notebooks build --in-place
+
+site: $(INSTALLED)     ## the static site from the stored outputs: build/site/index.html
+	$(PY) -m tools.site build/site
 
 bench: $(INSTALLED)    ## speed and memory benchmark (JSON lines)
 	$(PY) -m tools.bench

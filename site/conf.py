@@ -13,6 +13,8 @@ html_static_path = [str(Path(__file__).parent / 'static')]
 html_css_files = ['site.css']
 html_copy_source = False  # no _sources/ copies of the generated Markdown
 html_show_sourcelink = False
+# Search results without a summary: Sphinx fetches each page for it, which file:// refuses.
+html_show_search_summary = False
 # Chinese search: jieba's own dictionary, which Sphinx would otherwise load a second time.
 html_search_options = {'dict': ''}
 

@@ -82,7 +82,7 @@ def source(cell):
 
 def fence(text, char='`'):
     """A fence longer than any run of `char` at the start of a line of text (MyST nests by length)."""
-    runs = [len(m) for m in re.findall(rf'^\s*({re.escape(char)}+)', text, re.M)]
+    runs = [len(m) for m in re.findall(rf'^\s*({re.escape(char)}+)', text, re.MULTILINE)]
     return char * max([3] + [n + 1 for n in runs])
 
 
@@ -132,10 +132,10 @@ def read_twins(folder, topic):
     cells = [nb['cells'] for nb in nbs.values()]
     kinds = [[c['cell_type'] for c in cs] for cs in cells]
     if kinds[0] != kinds[1]:
-        raise TwinError(f'{folder}/*/{topic}.ipynb: the twins must have the same cells in the same '
-                        f'order ({len(cells[0])} and {len(cells[1])} cells; first difference at '
-                        f'cell {next((i for i, (a, b) in enumerate(zip(*kinds)) if a != b), min(map(len, kinds)))}); '
-                        'tests/test_notebooks.py says which')
+        first = next((i for i, (a, b) in enumerate(zip(*kinds)) if a != b), min(map(len, kinds)))
+        raise TwinError(f'{folder}/{{pytorch,mxnet}}/{topic}.ipynb: the twins must have the same '
+                        f'cells in the same order ({len(cells[0])} and {len(cells[1])} cells, '
+                        f'the first that differs is cell {first}); tests/test_notebooks.py says more')
     return list(zip(*cells))
 
 
@@ -194,17 +194,16 @@ def write_edition(code, folder, src, built):
     images.mkdir(parents=True)
     pairs = {topic: read_twins(folder, topic) for topic in TOPICS}
     titles = {topic: title_and_intro(pairs[topic]) for topic in TOPICS}
-    for topic in TOPICS:
+    for topic, section in TOPICS.items():
         for fw in FRAMEWORKS:
             (src / 'notebooks' / fw).mkdir(parents=True, exist_ok=True)
             shutil.copy(folder / fw / f'{topic}.ipynb', src / 'notebooks' / fw)
-    for topic in TOPICS:
         other = next(t for t in TOPICS if t != topic)
         downloads = ' · '.join(f'{{download}}`{name} <notebooks/{fw}/{topic}.ipynb>`'
                                for fw, name in FRAMEWORKS.items())
         links = (edition_switch(code, topic, built) + '\n'
                  + f'{labels["notebooks"]}: {downloads} | '
-                 + f'{labels["book"]}: [{labels["section"]}]({book}{TOPICS[topic]}) | '
+                 + f'{labels["book"]}: [{labels["section"]}]({book}{section}) | '
                  + f'{labels["other"]}: [{titles[other][0]}]({other}.md)\n')
         (src / f'{topic}.md').write_text(page_md(topic, pairs[topic], images, links),
                                          encoding='utf-8')
@@ -224,7 +223,9 @@ def write_edition(code, folder, src, built):
 def build(out, notebooks=REPO / 'notebooks', work=None):
     """Write every edition's sources and let Sphinx build them into out."""
     try:
-        import furo, myst_parser, sphinx, sphinx_design  # noqa: E401, F401
+        import furo  # noqa: F401
+        import myst_parser  # noqa: F401
+        import sphinx_design  # noqa: F401
     except ImportError as err:
         sys.exit(f'{err}: the site needs the site extra (pip install -e ".[site]"); make site '
                  'installs it with the full set-up (Python 3.11)')
