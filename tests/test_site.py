@@ -305,7 +305,6 @@ def test_chinese_pages_are_drawn_with_a_chinese_font(site, server, context):
                              check=True).stdout
     assert fonts and all(f in chinese for f in fonts), f'drawn with {fonts}: no Chinese font'
     page.evaluate("document.getElementById('cjk-probe').remove()")
-    page.locator('.sd-tab-set:has(img)').first.scroll_into_view_if_needed()
     page.screenshot(path=SHOTS / 'site-topic-zh.png')
     page.locator('nav.editions a', has_text='English').click()
     page.wait_for_load_state('load')
