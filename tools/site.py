@@ -10,7 +10,7 @@ outputs: nothing runs again) and writes a MyST Markdown page in which
 - every pair of code cells becomes a tab set: each tab holds its framework's code and that
   notebook's own outputs (text as a literal block, figures as PNG files), without `In [n]` labels;
 - a line at the top links the editions, the notebooks (downloads), the book's section and the
-  other topic.
+  other topic; an edition's note on how its notebook files are made (tag edition-note) is left out.
 Sphinx does the rest (site/conf.py): myst-parser reads the pages, sphinx-design turns the tab sets
 into tabs synchronised by their `sync` key (the choice is kept in the browser's localStorage, so
 it holds on the next page and after a reload), furo lays the pages out for phones and wide
@@ -43,13 +43,13 @@ EDITIONS = {
     'zh': ('zh', '中文', 'zh_CN', 'https://zh.d2l.ai/'),
     'fr': ('fr', 'Français', 'fr', 'https://d2l.ai/'),
 }
-LABELS = {
-    'en': {'notebooks': 'Notebooks', 'book': 'In the book', 'other': 'Other topic',
+LABELS = {  # the line of links at the top of a topic page, with each language's punctuation
+    'en': {'notebooks': 'Notebooks: ', 'book': 'In the book: ', 'other': 'Other topic: ',
            'section': 'this section of Dive into Deep Learning'},
-    'zh': {'notebooks': '笔记本', 'book': '书中', 'other': '另一主题',
+    'zh': {'notebooks': '笔记本：', 'book': '书中：', 'other': '另一主题：',
            'section': '《动手学深度学习》的这一节'},
-    'fr': {'notebooks': 'Notebooks', 'book': 'Dans le livre', 'other': 'Autre sujet',
-           'section': 'cette section de Dive into Deep Learning'},
+    'fr': {'notebooks': 'Notebooks\u202f: ', 'book': 'Dans le livre\u202f: ',
+           'other': 'Autre sujet\u202f: ', 'section': 'cette section de Dive into Deep Learning'},
 }
 IMAGE_TYPES = {'image/png': 'png', 'image/jpeg': 'jpg', 'image/svg+xml': 'svg'}
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
@@ -136,7 +136,10 @@ def read_twins(folder, topic):
         raise TwinError(f'{folder}/{{pytorch,mxnet}}/{topic}.ipynb: the twins must have the same '
                         f'cells in the same order ({len(cells[0])} and {len(cells[1])} cells, '
                         f'the first that differs is cell {first}); tests/test_notebooks.py says more')
-    return list(zip(*cells))
+    # An edition's note on how its notebook file is made (edit the catalogue, not the file) is
+    # for whoever edits the notebooks; the home page tells readers what is translated.
+    return [pair for pair in zip(*cells)
+            if 'edition-note' not in pair[0].get('metadata', {}).get('tags', [])]
 
 
 def page_md(topic, pairs, images, links):
@@ -202,9 +205,9 @@ def write_edition(code, folder, src, built):
         downloads = ' · '.join(f'{{download}}`{name} <notebooks/{fw}/{topic}.ipynb>`'
                                for fw, name in FRAMEWORKS.items())
         links = (edition_switch(code, topic, built) + '\n'
-                 + f'{labels["notebooks"]}: {downloads} | '
-                 + f'{labels["book"]}: [{labels["section"]}]({book}{section}) | '
-                 + f'{labels["other"]}: [{titles[other][0]}]({other}.md)\n')
+                 + f'{labels["notebooks"]}{downloads} | '
+                 + f'{labels["book"]}[{labels["section"]}]({book}{section}) | '
+                 + f'{labels["other"]}[{titles[other][0]}]({other}.md)\n')
         (src / f'{topic}.md').write_text(page_md(topic, pairs[topic], images, links),
                                          encoding='utf-8')
     home = REPO / 'site' / 'home' / f'{code}.md'

@@ -73,3 +73,12 @@ def test_an_edition_with_a_missing_notebook_is_refused(tmp_path):
     (tmp_path / 'zh' / 'mxnet' / 'bert-pretraining.ipynb').unlink()
     with pytest.raises(site.TwinError, match='edition zh .* lacks mxnet/bert-pretraining.ipynb'):
         site.editions(tmp_path)
+
+
+def test_an_editions_note_on_its_files_is_left_out(tmp_path):
+    note = {**md('> Written by make editions: edit the catalogue.'), 'metadata': {'tags': ['edition-note']}}
+    write_twins(tmp_path, 't', [note, md('# Titre'), code('x = 1')],
+                [note, md('# Titre'), code('x = 1')])
+    pairs = site.read_twins(tmp_path, 't')
+    assert [p[0]['cell_type'] for p in pairs] == ['markdown', 'code']
+    assert site.title_and_intro(pairs)[0] == 'Titre'
