@@ -127,6 +127,7 @@ def tab_set(tabs):
 
 
 def read_twins(folder, topic):
+    """The cells of a topic's two notebooks in pairs: [(PyTorch cell, MXNet cell)]."""
     nbs = {fw: json.loads((folder / fw / f'{topic}.ipynb').read_text(encoding='utf-8'))
            for fw in FRAMEWORKS}
     cells = [nb['cells'] for nb in nbs.values()]
@@ -170,6 +171,7 @@ def page_md(topic, pairs, images, links):
 
 
 def title_and_intro(pairs):
+    """The notebook's title (its first heading) and first paragraph, for the home page."""
     first = source(pairs[0][0]).strip()
     title, _, rest = first.partition('\n')
     return title.lstrip('# ').strip(), rest.strip().split('\n\n')[0]
@@ -234,8 +236,11 @@ def build(out, notebooks=REPO / 'notebooks', work=None):
                  'installs it with the full set-up (Python 3.11)')
     out, work = Path(out), Path(work or Path(out).parent / 'site-src')
     found = editions(Path(notebooks))
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(work, ignore_errors=True)
+    for folder, mark in [(out, '.buildinfo'), (work, 'en')]:  # what an earlier build left
+        if folder.exists() and any(folder.iterdir()) and not (folder / mark).exists():
+            raise TwinError(f'{folder} is not empty and holds no earlier build of the site: '
+                            'give another folder, the site replaces what is there')
+        shutil.rmtree(folder, ignore_errors=True)
     for code, folder in found.items():
         src = work / code
         write_edition(code, folder, src, list(found))

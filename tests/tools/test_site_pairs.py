@@ -82,3 +82,10 @@ def test_an_editions_note_on_its_files_is_left_out(tmp_path):
     pairs = site.read_twins(tmp_path, 't')
     assert [p[0]['cell_type'] for p in pairs] == ['markdown', 'code']
     assert site.title_and_intro(pairs)[0] == 'Titre'
+
+
+def test_a_folder_that_holds_something_else_is_not_replaced(tmp_path):
+    (tmp_path / 'mine.txt').write_text('keep me')
+    with pytest.raises(site.TwinError, match='holds no earlier build'):
+        site.build(tmp_path, notebooks=site.REPO / 'notebooks', work=tmp_path / 'src')
+    assert (tmp_path / 'mine.txt').read_text() == 'keep me'
