@@ -241,16 +241,18 @@ def build(out, notebooks=REPO / 'notebooks', work=None):
             raise TwinError(f'{folder} is not empty and holds no earlier build of the site: '
                             'give another folder, the site replaces what is there')
         shutil.rmtree(folder, ignore_errors=True)
-    for code, folder in found.items():
+    runs = {}
+    for code, folder in found.items():  # one Sphinx per edition (its own language), side by side
         src = work / code
         write_edition(code, folder, src, list(found))
         dest = out if code == 'en' else out / code
-        cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-W', '--keep-going',
-               '-c', str(REPO / 'site'), '-d', str(work / f'{code}.doctrees'),
-               '-D', f'language={EDITIONS[code][2]}', str(src), str(dest)]
-        done = subprocess.run(cmd, check=False)
-        if done.returncode:
-            sys.exit(f'sphinx failed on the {code} edition ({src})')
+        runs[code] = subprocess.Popen([
+            sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-W', '--keep-going',
+            '-c', str(REPO / 'site'), '-d', str(work / f'{code}.doctrees'),
+            '-D', f'language={EDITIONS[code][2]}', str(src), str(dest)])
+    failed = [code for code, run in runs.items() if run.wait()]
+    if failed:
+        sys.exit(f'Sphinx failed on the edition {", ".join(failed)} (its messages are above)')
     return list(found)
 
 
