@@ -110,7 +110,7 @@ def test_makefile_installs_from_the_constraints():
 
 def test_ci_runs_make_test_in_both_set_ups():
     lines = [ln.strip() for ln in (ROOT / '.ci' / 'run').read_text().splitlines()]
-    assert 'make test' in lines
+    assert any(re.fullmatch(r'(\w+=\S+ )*make test', ln) for ln in lines)
     assert any(re.match(r'(\w+=\S+ )*make test .*TRACKS=torch', ln) for ln in lines)
 
 
