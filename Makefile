@@ -33,7 +33,7 @@ endif
 # Says why the MXNet track is left out of this environment and how to get it (empty if it is in).
 MXNET_SKIPPED = $(PY) -c 'from d2lmini.mxnet_compat import mxnet_problem as p; p() and print("MXNet track skipped: " + p())'
 
-.PHONY: run test lab editions notebooks bench bench-shared data checkpoints lint lock clean
+.PHONY: run test lab editions notebooks site bench bench-shared data checkpoints lint lock clean
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON_VERSION)" || { echo "make needs Python 3.11 to 3.14$(if $(filter reference,$(SETUP)), (the reference set-up: 3.11)): none found; give one with PYTHON=..."; exit 1; }
@@ -68,6 +68,9 @@ editions: $(INSTALLED)  ## merge English prose changes into i18n/*/*.po (msgmerg
 
 notebooks: $(INSTALLED)  ## re-execute the notebooks in place (stored outputs)
 	$(PY) -m tools.runbook notebooks build --in-place
+
+site: $(INSTALLED)     ## the static site from the stored outputs: build/site/index.html
+	$(PY) -m tools.site build/site
 
 bench: $(INSTALLED)    ## speed and memory benchmark (JSON lines)
 	$(PY) -m tools.bench
