@@ -233,7 +233,7 @@ def build(out, notebooks=REPO / 'notebooks', work=None):
         import sphinx_design  # noqa: F401
     except ImportError as err:
         sys.exit(f'{err}: the site needs the site extra (pip install -e ".[site]"); make site '
-                 'installs it into make'"'"'s environment')
+                 "installs it into make's environment")
     out, work = Path(out), Path(work or Path(out).parent / 'site-src')
     found = editions(Path(notebooks))
     for folder, mark in [(out, '.buildinfo'), (work, 'en')]:  # what an earlier build left
