@@ -8,8 +8,9 @@ fine-tuning meets no unknown words. Everything is seeded and runs on one CPU thr
 rebuild on the same machine writes the same bytes.
 
 The pairs, the masks and the training loop are d2lmini's own (d2lmini/pretraining.py,
-d2l._WikiTextDataset, d2l.train_bert), the code the bert-pretraining notebooks teach; this script
-adds the vocabulary, fresh pairs and masks every epoch, and the learning-rate schedule.
+d2l._WikiTextDataset, d2l.train_bert, whose warm-up and linear decay it uses), the code the
+bert-pretraining notebooks teach; this script adds the vocabulary and fresh pairs and masks every
+epoch.
 
 One change from the book: a false next sentence is a *foil*, the true next sentence with one
 detail changed so that it contradicts the first (the book takes a random sentence). In this
