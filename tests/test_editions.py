@@ -8,7 +8,7 @@ run the editions (pyproject.toml): their code is the English code, which it runs
 import json
 
 import pytest
-from test_notebooks import FRAMEWORK_WORDS, framework_free
+from test_notebooks import FRAMEWORK_WORDS, assert_twins
 
 from tools import i18n
 
@@ -49,15 +49,8 @@ def test_edition_twins_have_the_same_cells_and_markdown(lang, topic):
     # editions differ in framework words and framework notes only.
     a, b = (json.loads(i18n.edition_path(lang, fw, topic).read_text())['cells']
             for fw in i18n.TRACKS)
-    shape = [(c['cell_type'], c['metadata'].get('tags', [])) for c in a]
-    assert shape == [(c['cell_type'], c['metadata'].get('tags', [])) for c in b]
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x['cell_type'] != 'markdown' or 'framework-note' in x['metadata'].get('tags', []):
-            continue
-        norm = [framework_free(''.join(c['source'])) for c in (x, y)]
-        assert norm[0] == norm[1], (f'{lang} markdown cell {i} ({x.get("id")}) differs beyond '
-                                    'framework words between the twins: make their catalogues '
-                                    'agree')
+    assert_twins(a, b, f'in {lang} beyond framework words between the twins: make their '
+                       'catalogues agree')
 
 
 def test_framework_words_are_the_twin_tests():

@@ -53,14 +53,19 @@ def test_every_topic_has_both_tracks():
 
 @pytest.mark.parametrize('topic', TOPICS)
 def test_twins_have_the_same_cells_and_markdown(topic):
-    a, b = cells('pytorch', topic), cells('mxnet', topic)
+    assert_twins(cells('pytorch', topic), cells('mxnet', topic), 'beyond framework words')
+
+
+def assert_twins(a, b, what):
+    """The cells `a` and `b` of two twins: the same kinds and tags, and the same markdown apart
+    from framework words (framework notes aside); `what` ends the message of a difference."""
     shape = [(c['cell_type'], c['metadata'].get('tags', [])) for c in a]
     assert shape == [(c['cell_type'], c['metadata'].get('tags', [])) for c in b]
     for i, (x, y) in enumerate(zip(a, b)):
         if x['cell_type'] != 'markdown' or 'framework-note' in x['metadata'].get('tags', []):
             continue
         norm = [framework_free(''.join(c['source'])) for c in (x, y)]
-        assert norm[0] == norm[1], f'markdown cell {i} differs beyond framework words'
+        assert norm[0] == norm[1], f'markdown cell {i} ({x.get("id")}) differs {what}'
 
 
 @pytest.mark.parametrize('track', [pytest.param(t, marks=pytest.mark.mxnet) if t == 'mxnet' else t
