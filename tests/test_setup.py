@@ -11,6 +11,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from d2lmini import mxnet_compat
+from tests.conftest import SETUP_INDEPENDENT
 from tools import lock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +119,22 @@ def test_makefile_installs_from_the_constraints():
 def test_ci_runs_make_test_in_both_set_ups():
     lines = [ln.strip() for ln in (ROOT / '.ci' / 'run').read_text().splitlines()]
     assert any(re.fullmatch(r'(\w+=\S+ )*make test SETUP=reference', ln) for ln in lines)
-    # numpy 2, both tracks, under settings other than the default
-    assert 'OMP_NUM_THREADS=1 MXNET_MKLDNN_ENABLED=0 make test PYTHON=python3.11' in lines
+    # numpy 2, both tracks, under settings other than the default, without the modules that
+    # neither numpy nor those settings can change; then the browser tests, once
+    numpy2 = [ln for ln in lines if ln.endswith('make test PYTHON=python3.11')]
+    assert len(numpy2) == 2, numpy2
+    assert 'OMP_NUM_THREADS=1 MXNET_MKLDNN_ENABLED=0 ' in numpy2[0]
+    assert """PYTEST_ADDOPTS='-m "not setup_independent" --ignore=tests/test_site.py'""" in numpy2[0]
+    assert numpy2[1] == 'PYTEST_ADDOPTS=tests/test_site.py make test PYTHON=python3.11'
+
+
+def test_the_setup_independent_modules_exist_and_leave_the_notebooks_in_both():
+    assert SETUP_INDEPENDENT and all(path.is_file() for path in SETUP_INDEPENDENT)
+    assert all(path.parent.name in ('tests', 'tools') for path in SETUP_INDEPENDENT)
+    names = {path.name for path in SETUP_INDEPENDENT}
+    framework = {'test_torch.py', 'test_mxnet.py', 'test_mxnet_compat.py', 'test_twins.py',
+                 'test_notebooks.py', 'test_setup.py', 'test_site.py'}
+    assert not names & framework
 
 
 def test_readme_quick_start_is_make_run_and_make_test():
