@@ -215,6 +215,8 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--wiki-tokens', type=int, default=2_100_000,
                         help='tokens of the generated WikiText-2-sized corpus (0: none)')
+    parser.add_argument('--wiki-lines', type=int, default=0,
+                        help='lines of wikitext-2-mini to use (0: all; for tests)')
     parser.add_argument('--steps', type=int, default=100, help='pretraining steps to time')
     parser.add_argument('--wiki-batch-size', type=int, default=64)
     parser.add_argument('--repeats', type=int, default=3,
@@ -242,6 +244,9 @@ def main(argv=None):
         corpora = {}
         if {'wiki-dataset', 'pretraining'} & set(tasks):
             corpora['wikitext-2-mini'] = download_extract('wikitext-2-mini')
+            if args.wiki_lines:
+                corpora['wikitext-2-mini'] = bench_wiki.first_lines(
+                    corpora['wikitext-2-mini'], os.path.join(data_dir, 'mini'), args.wiki_lines)
             if args.wiki_tokens:
                 sized = os.path.join(data_dir, 'wikitext-2-sized')
                 os.mkdir(sized)

@@ -209,6 +209,16 @@ def pretraining(fw, data_dir, naive, steps, batch_size):
             'pairs_per_sec': round(pairs / seconds, 1)}
 
 
+def first_lines(source_dir, data_dir, lines):
+    """A copy of the first `lines` lines of `source_dir`'s wiki.train.tokens in `data_dir`."""
+    os.mkdir(data_dir)
+    with open(os.path.join(source_dir, 'wiki.train.tokens'), encoding='utf-8') as f:
+        text = list(itertools.islice(f, lines))
+    with open(os.path.join(data_dir, 'wiki.train.tokens'), 'w', encoding='utf-8') as f:
+        f.writelines(text)
+    return data_dir
+
+
 def write_wikitext2_sized(data_dir, source_dir, tokens=2_100_000, seed=0):
     """A WikiText-2-sized `wiki.train.tokens` in `data_dir`, from the bundled corpus's lines in
     `source_dir`: WikiText-2's training split has about 2.1 million tokens in 36,700 lines,
