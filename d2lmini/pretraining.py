@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from .text import RESERVED, pack_pairs
+from .utils import gc_paused
 
 
 def _read_wiki(data_dir, split='train'):
@@ -26,9 +27,13 @@ def _read_wiki(data_dir, split='train'):
     if not os.path.exists(path):
         raise FileNotFoundError(f'{path} does not exist: data_dir must be an unpacked WikiText '
                                 f'folder (d2l.download_extract returns one)')
+    with gc_paused():  # a list of every line, then of every paragraph and sentence
+        return _paragraphs_and_foils(path, os.path.join(data_dir, f'wiki.{split}.foils'))
+
+
+def _paragraphs_and_foils(path, foils_path):
     with open(path, encoding='utf-8') as f:
         lines = f.readlines()
-    foils_path = os.path.join(data_dir, f'wiki.{split}.foils')
     if os.path.exists(foils_path):
         with open(foils_path, encoding='utf-8') as f:
             foil_lines = f.read().split('\n')[:len(lines)]
@@ -137,18 +142,20 @@ def get_pretraining_data(paragraphs, foils, vocab, max_len, rng):
     if not any(len(p) > 1 for p in paragraphs):
         raise ValueError('no sentence pairs: pretraining needs paragraphs of two sentences or '
                          'more (lists of sentences, as _read_wiki returns them)')
-    if foils is None:
-        foils = [[None] * (len(p) - 1) for p in paragraphs]
-    sentences = [s for p in paragraphs for s in p]
-    examples = [example for paragraph, p_foils in zip(paragraphs, foils)
-                for example in _get_nsp_data_from_paragraph(paragraph, p_foils, sentences,
-                                                            max_len, rng)]
-    if not examples:
-        raise ValueError(f'max_len={max_len} is too small for any sentence pair with its <cls> '
-                         f'and two <sep> tokens: raise max_len')
-    firsts, seconds, nsp_labels = zip(*examples)
-    token_ids, segments, valid_lens = pack_pairs(list(firsts), list(seconds), vocab, max_len)
-    mlm_input, pred_positions, mlm_weights, mlm_labels = _get_mlm_data_from_tokens(
-        token_ids, valid_lens, vocab, rng)
-    return (mlm_input, segments, valid_lens, pred_positions, mlm_weights, mlm_labels,
-            np.array(nsp_labels))
+    with gc_paused():  # the pairs of a corpus: many small tuples and strings
+        if foils is None:
+            foils = [[None] * (len(p) - 1) for p in paragraphs]
+        sentences = [s for p in paragraphs for s in p]
+        examples = [example for paragraph, p_foils in zip(paragraphs, foils)
+                    for example in _get_nsp_data_from_paragraph(paragraph, p_foils, sentences,
+                                                                max_len, rng)]
+        if not examples:
+            raise ValueError(f'max_len={max_len} is too small for any sentence pair with its '
+                             f'<cls> and two <sep> tokens: raise max_len')
+        firsts, seconds, nsp_labels = zip(*examples)
+        token_ids, segments, valid_lens = pack_pairs(list(firsts), list(seconds), vocab,
+                                                     max_len)
+        mlm_input, pred_positions, mlm_weights, mlm_labels = _get_mlm_data_from_tokens(
+            token_ids, valid_lens, vocab, rng)
+        return (mlm_input, segments, valid_lens, pred_positions, mlm_weights, mlm_labels,
+                np.array(nsp_labels))

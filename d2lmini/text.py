@@ -11,14 +11,16 @@ import json
 import numpy as np
 
 from . import fastpack
+from .utils import gc_paused
 
 
 def tokenize(lines, token='word'):
     """Split each line into word tokens (on whitespace) or character tokens."""
-    if token == 'word':
-        return [line.split() for line in lines]
-    if token == 'char':
-        return [list(line) for line in lines]
+    with gc_paused():
+        if token == 'word':
+            return [line.split() for line in lines]
+        if token == 'char':
+            return [list(line) for line in lines]
     raise ValueError(f"unknown token type {token!r}: use 'word' or 'char'")
 
 
@@ -35,10 +37,11 @@ class Vocab:
     """
 
     def __init__(self, tokens=(), min_freq=0, reserved_tokens=()):
-        tokens = list(tokens)
-        if tokens and isinstance(tokens[0], (list, tuple)):
-            tokens = list(itertools.chain.from_iterable(tokens))
-        counter = collections.Counter(tokens)
+        with gc_paused():
+            tokens = list(tokens)
+            if tokens and isinstance(tokens[0], (list, tuple)):
+                tokens = itertools.chain.from_iterable(tokens)
+            counter = collections.Counter(tokens)
         self.token_freqs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
         specials = ['<unk>'] + [t for t in reserved_tokens if t != '<unk>']
         self.idx_to_token = specials + [
@@ -136,7 +139,8 @@ def pack_pairs(premises, hypotheses, vocab, max_len, truncate=truncate_pair_of_t
     """
     _check_pairs(premises, hypotheses, vocab, max_len)
     if truncate is truncate_pair_of_tokens:
-        return fastpack.pack_pairs(premises, hypotheses, vocab, max_len)
+        with gc_paused():
+            return fastpack.pack_pairs(premises, hypotheses, vocab, max_len)
     return pack_pairs_plain(premises, hypotheses, vocab, max_len, truncate)
 
 

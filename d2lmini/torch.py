@@ -711,10 +711,11 @@ def train_bert(train_iter, net, loss, vocab_size, devices, num_steps, lr=0.01,
             trainer.step()
             if schedule is not None:
                 schedule.step()
-            timer.stop()
-            pairs += len(batch[0])
+            # .item() waits for the step to finish (a GPU runs behind Python): part of its time
             losses['mlm'].append(mlm_l.item())
             losses['nsp'].append(nsp_l.item())
+            timer.stop()
+            pairs += len(batch[0])
             step = len(losses['mlm'])
             if step % every == 0 or step == num_steps:
                 animator.add(step, (sum(losses['mlm'][-every:]) / every,

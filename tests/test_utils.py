@@ -1,4 +1,5 @@
-"""Timer, Accumulator and Animator, outside and inside a Jupyter kernel."""
+"""Timer, Accumulator and Animator, outside and inside a Jupyter kernel; gc_paused."""
+import gc
 import time
 
 import nbformat
@@ -6,7 +7,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from d2lmini.utils import Accumulator, Animator, Timer
+from d2lmini.utils import Accumulator, Animator, Timer, gc_paused
 from tools.runbook import CurrentEnvKernel
 
 
@@ -64,3 +65,23 @@ def test_animator_in_a_kernel_shows_one_figure(tmp_path):
     assert [out.output_type for out in outputs] == ['display_data']
     assert 'image/png' in outputs[0].data
     nbformat.validate(nb)
+
+
+def test_gc_paused_pauses_the_collector_and_restores_what_it_found():
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # nested: the inner block leaves it paused for the outer one
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError), gc_paused():
+        raise KeyError('an error inside the block')
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # the caller had paused it: it stays paused
+    finally:
+        gc.enable()

@@ -1,15 +1,21 @@
 """Speed and memory benchmark: `python -m tools.bench` (or `make bench`).
 
 Prints one JSON line per measurement, for both frameworks, each beside a naive baseline of ours
-measured in the same run: `d2lmini.text.pack_pairs_plain`, the readable packer that goes one
-pair at a time as the book does, and batches padded to max_len in random order. Every measurement runs in a fresh subprocess, so
-peak memory is its own and MXNet's thread settings do not leak into PyTorch. The README holds
-the book's own figures, the targets and the results of a run.
+measured in the same run. Fine-tuning (on SNLI-sized input, bert.small's shape):
+`d2lmini.text.pack_pairs_plain`, the readable packer that goes one pair at a time as the book
+does, and batches padded to max_len in random order. Pretraining (on the bundled
+wikitext-2-mini and on a generated WikiText-2-sized corpus, bert.mini's shape): the book's way
+of building the dataset and of taking a training step (tools.bench_wiki). Every measurement
+runs in a fresh subprocess, so peak memory is its own and MXNet's thread settings do not leak
+into PyTorch; baseline and d2lmini alternate, `--repeats` times, and the summary lines give
+the medians and their ratio. docs/results.md holds the book's own figures, the targets and the
+results of a run.
 """
 import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,10 +23,11 @@ import time
 from pathlib import Path
 
 from d2lmini.checkpoints import BERT_CONFIGS
+from d2lmini.hub import download_extract
 from d2lmini.snli import read_snli
 from d2lmini.text import RESERVED, Vocab, pack_pairs_plain
 
-from . import snligen
+from . import bench_wiki, snligen
 
 SMALL = BERT_CONFIGS['bert.small']  # the shape of the book's section
 MAX_LEN = 128
@@ -136,21 +143,69 @@ def training(fw, data_dir, naive, num_examples, batch_size):
 def run_worker(args):
     if args.task == 'dataset':
         result = dataset_build(args.framework, args.data_dir, args.naive)
-    else:
+    elif args.task == 'training':
         result = training(args.framework, args.data_dir, args.naive, args.examples,
                           args.batch_size)
+    elif args.task == 'wiki-dataset':
+        result = bench_wiki.wiki_dataset(args.framework, args.data_dir, args.naive,
+                                         args.wiki_batch_size)
+    else:
+        result = bench_wiki.pretraining(args.framework, args.data_dir, args.naive, args.steps,
+                                        args.wiki_batch_size)
+    result['peak_rss_mb'] = round(peak_rss_mb())
     print('RESULT ' + json.dumps(result))
 
 
-def measure(task, fw, naive, data_dir, examples, batch_size):
+def measure(task, fw, naive, data_dir, args):
     cmd = [sys.executable, '-m', 'tools.bench', '--worker', '--task', task,
-           '--framework', fw, '--data-dir', data_dir, '--examples', str(examples),
-           '--batch-size', str(batch_size)] + (['--naive'] if naive else [])
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+           '--framework', fw, '--data-dir', data_dir, '--examples', str(args.examples),
+           '--batch-size', str(args.batch_size), '--steps', str(args.steps),
+           '--wiki-batch-size', str(args.wiki_batch_size)] + (['--naive'] if naive else [])
+    env = dict(os.environ)
+    if args.threads:
+        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
     if out.returncode or not lines:
         raise RuntimeError(f'benchmark step {task}/{fw} failed:\n{out.stderr[-3000:]}')
     return json.loads(lines[-1][len('RESULT '):])
+
+
+# What each task's summary compares (higher is better unless `lower`), and the target ratio
+FIGURES = {'dataset': ('seconds', True, None),
+           'training': ('train_examples_per_sec', False, None),
+           'wiki-dataset': ('seconds', True, 10),
+           'pretraining': ('pairs_per_sec', False, 5)}
+
+
+def compare(task, fw, corpus, data_dir, args):
+    """Baseline and d2lmini, alternating `args.repeats` times: a line per measurement, then
+    the medians and their ratio."""
+    runs = {'baseline': [], 'd2lmini': []}
+    for _ in range(args.repeats):
+        for variant, results in runs.items():
+            result = measure(task, fw, variant == 'baseline', data_dir, args)
+            results.append(result)
+            print(json.dumps(dict(framework=fw, task=task, corpus=corpus, variant=variant,
+                                  **result)), flush=True)
+    key, lower, target = FIGURES[task]
+    # A floor of 1 ms: a tiny input can be built in less than the clock shows
+    medians = {v: max(statistics.median(r[key] for r in rs), 1e-3) for v, rs in runs.items()}
+    speedup = (medians['baseline'] / medians['d2lmini'] if lower
+               else medians['d2lmini'] / medians['baseline'])
+    summary = {'framework': fw, 'task': task, 'corpus': corpus, 'figure': key,
+               'repeats': args.repeats, 'baseline_median': medians['baseline'],
+               'd2lmini_median': medians['d2lmini'], 'speedup': round(speedup, 2)}
+    if target:
+        summary['target'] = target
+    if task == 'training':
+        summary['eval_speedup'] = round(
+            statistics.median(r['eval_examples_per_sec'] for r in runs['d2lmini'])
+            / statistics.median(r['eval_examples_per_sec'] for r in runs['baseline']), 2)
+    if task == 'wiki-dataset':
+        summary['epoch_seconds'] = {v: statistics.median(r['epoch_seconds'] for r in rs)
+                                    for v, rs in runs.items()}
+    print(json.dumps(summary), flush=True)
 
 
 def main(argv=None):
@@ -158,8 +213,18 @@ def main(argv=None):
     parser.add_argument('--pairs', type=int, default=550_000, help='SNLI-sized rows to generate')
     parser.add_argument('--examples', type=int, default=3840, help='pairs to train on')
     parser.add_argument('--batch-size', type=int, default=128)
+    parser.add_argument('--wiki-tokens', type=int, default=2_100_000,
+                        help='tokens of the generated WikiText-2-sized corpus (0: none)')
+    parser.add_argument('--wiki-lines', type=int, default=0,
+                        help='lines of wikitext-2-mini to use (0: all; for tests)')
+    parser.add_argument('--steps', type=int, default=100, help='pretraining steps to time')
+    parser.add_argument('--wiki-batch-size', type=int, default=64)
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='measurements of each side, alternating; the summary gives medians')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='OMP_NUM_THREADS for every measurement (0: the framework default)')
     parser.add_argument('--frameworks', default='torch,mxnet')
-    parser.add_argument('--tasks', default='dataset,training')
+    parser.add_argument('--tasks', default='dataset,training,wiki-dataset,pretraining')
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--task', help=argparse.SUPPRESS)
     parser.add_argument('--framework', help=argparse.SUPPRESS)
@@ -168,31 +233,37 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         return run_worker(args)
+    tasks = args.tasks.split(',')
     with tempfile.TemporaryDirectory(prefix='d2lmini-bench-') as data_dir:
-        start = time.perf_counter()
-        snligen.write_snli_sized(os.path.join(data_dir, 'snli_1.0_train.txt'), args.pairs)
-        write_vocab(data_dir)
-        print(json.dumps({'step': 'generate', 'pairs': args.pairs,
-                          'seconds': round(time.perf_counter() - start, 2)}), flush=True)
+        if {'dataset', 'training'} & set(tasks):
+            start = time.perf_counter()
+            snligen.write_snli_sized(os.path.join(data_dir, 'snli_1.0_train.txt'), args.pairs)
+            write_vocab(data_dir)
+            print(json.dumps({'step': 'generate', 'pairs': args.pairs,
+                              'seconds': round(time.perf_counter() - start, 2)}), flush=True)
+        corpora = {}
+        if {'wiki-dataset', 'pretraining'} & set(tasks):
+            corpora['wikitext-2-mini'] = download_extract('wikitext-2-mini')
+            if args.wiki_lines:
+                corpora['wikitext-2-mini'] = bench_wiki.first_lines(
+                    corpora['wikitext-2-mini'], os.path.join(data_dir, 'mini'), args.wiki_lines)
+            if args.wiki_tokens:
+                sized = os.path.join(data_dir, 'wikitext-2-sized')
+                os.mkdir(sized)
+                made = bench_wiki.write_wikitext2_sized(sized, corpora['wikitext-2-mini'],
+                                                        args.wiki_tokens)
+                print(json.dumps({'step': 'generate', 'corpus': 'wikitext-2-sized', **made}),
+                      flush=True)
+                corpora['wikitext-2-sized'] = sized
         for fw in args.frameworks.split(','):
-            for task in args.tasks.split(','):
-                pair = {}
-                for naive in (True, False):
-                    pair['baseline' if naive else 'd2lmini'] = measure(
-                        task, fw, naive, data_dir, args.examples, args.batch_size)
-                    print(json.dumps(dict(framework=fw, task=task,
-                                          variant='baseline' if naive else 'd2lmini',
-                                          **pair['baseline' if naive else 'd2lmini'])),
-                          flush=True)
-                key = 'seconds' if task == 'dataset' else 'train_examples_per_sec'
-                # A floor of 1 ms: a tiny input can be built in less than the clock shows
-                b, d = (max(pair[v][key], 1e-3) for v in ('baseline', 'd2lmini'))
-                speedup = b / d if task == 'dataset' else d / b
-                summary = {'framework': fw, 'task': task, 'speedup': round(speedup, 2)}
-                if task == 'training':
-                    summary['eval_speedup'] = round(pair['d2lmini']['eval_examples_per_sec']
-                                                    / pair['baseline']['eval_examples_per_sec'], 2)
-                print(json.dumps(summary), flush=True)
+            for task in tasks:
+                if task in ('dataset', 'training'):
+                    compare(task, fw, 'snli-sized', data_dir, args)
+                elif task == 'wiki-dataset':
+                    for corpus, folder in corpora.items():
+                        compare(task, fw, corpus, folder, args)
+                else:  # pretraining: on the bundled corpus
+                    compare(task, fw, 'wikitext-2-mini', corpora['wikitext-2-mini'], args)
 
 
 if __name__ == '__main__':

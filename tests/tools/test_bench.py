@@ -10,12 +10,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def bench(*args):
+    out = subprocess.run([sys.executable, '-m', 'tools.bench', '--frameworks', 'torch', *args],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
 def test_bench_prints_each_measurement_and_the_ratios():
-    out = subprocess.run(
-        [sys.executable, '-m', 'tools.bench', '--pairs', '600', '--examples', '96',
-         '--batch-size', '32', '--frameworks', 'torch'],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
-    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    lines = bench('--tasks', 'dataset,training', '--pairs', '600', '--examples', '96',
+                  '--batch-size', '32', '--repeats', '1')
     assert lines[0]['step'] == 'generate' and lines[0]['pairs'] == 600
     rows = {(r.get('task'), r.get('variant')): r for r in lines[1:]}
     for variant in ('baseline', 'd2lmini'):
@@ -27,3 +30,34 @@ def test_bench_prints_each_measurement_and_the_ratios():
     summaries = [r for r in lines if 'speedup' in r]
     assert [s['task'] for s in summaries] == ['dataset', 'training']
     assert all(s['speedup'] > 0 for s in summaries) and summaries[1]['eval_speedup'] > 0
+
+
+def test_bench_prints_pretraining_beside_the_books_way_with_medians():
+    lines = bench('--tasks', 'wiki-dataset,pretraining', '--wiki-lines', '300',
+                  '--wiki-tokens', '20000', '--steps', '3', '--wiki-batch-size', '16',
+                  '--repeats', '2')
+    assert lines[0]['step'] == 'generate' and lines[0]['corpus'] == 'wikitext-2-sized'
+    assert lines[0]['tokens'] >= 20000 and lines[0]['lines'] > 100
+    rows = [r for r in lines if 'variant' in r]
+    summaries = {(r['task'], r['corpus']): r for r in lines if 'speedup' in r}
+    assert sorted(summaries) == [('pretraining', 'wikitext-2-mini'),
+                                 ('wiki-dataset', 'wikitext-2-mini'),
+                                 ('wiki-dataset', 'wikitext-2-sized')]
+    for (task, corpus), summary in summaries.items():
+        measured = [r for r in rows if (r['task'], r['corpus']) == (task, corpus)]
+        # Interleaved: baseline, d2lmini, baseline, d2lmini
+        assert [r['variant'] for r in measured] == ['baseline', 'd2lmini'] * 2
+        figure = summary['figure']
+        for variant in ('baseline', 'd2lmini'):
+            values = sorted(r[figure] for r in measured if r['variant'] == variant)
+            assert summary[f'{variant}_median'] == max(sum(values) / 2, 1e-3)
+        ratio = summary['baseline_median'] / summary['d2lmini_median']
+        if task == 'pretraining':
+            ratio = 1 / ratio
+        assert summary['speedup'] == round(ratio, 2) > 0 and summary['repeats'] == 2
+        assert summary['target'] == (10 if task == 'wiki-dataset' else 5)
+    for r in rows:
+        if r['task'] == 'wiki-dataset':  # both sides make the same number of pairs, about
+            assert r['pairs'] > 100 and r['seconds'] > 0 and r['epoch_seconds'] > 0
+        else:
+            assert r['steps'] == 3 and r['batch_size'] == 16 and r['pairs_per_sec'] > 0
