@@ -63,7 +63,7 @@ def bundled_url(filename):
 DATA_HUB['SNLI'] = ('https://nlp.stanford.edu/projects/snli/snli_1.0.zip',
                     '9fcde07509c7e87ec61c640c1b2753d9041758e4')
 DATA_HUB['snli-mini'] = (bundled_url('snli-mini.zip'),
-                         'a959164d48e82372a95c03cc818cb5db8fca19ed')
+                         '58fa141c68374aaf7340a58b5c78b97eab8ada12')
 # The book's host of WikiText-2 (an S3 bucket) is gone; this mirror serves the same zip, which
 # the sha1 (the book's) vouches for. It unpacks to wikitext-2/.
 DATA_HUB['wikitext-2'] = ('https://wikitext.smerity.com/wikitext-2-v1.zip',

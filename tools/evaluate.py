@@ -7,6 +7,9 @@ probability of the predicted label, and the accuracy on the hand-written pairs o
 d2lmini/data/handwritten_pairs.tsv, which use the reduced vocabulary but none of the generator's
 sentences (the notebooks check them too, through d2l.read_handwritten_pairs).
 
+`--squares` reads the corpus of Latin squares that `python -m tools.snligen --squares` writes
+(issue 23; not bundled yet) instead of the bundled snli-mini.
+
 `--one-sentence premise` (or `hypothesis`) fine-tunes the same way on that sentence alone, the
 other one left empty, and prints its test accuracy: a model that scores above chance (1/3) has
 found a shortcut in the corpus that needs no comparison of the two sentences.
@@ -15,11 +18,16 @@ import argparse
 import contextlib
 import importlib
 import io
+import os
+import tempfile
+import zipfile
 
 import numpy as np
 
 from d2lmini.metrics import confusion_matrix, recall_precision
 from d2lmini.snli import read_handwritten_rows
+
+from . import snligen
 
 
 class Torch:
@@ -92,6 +100,14 @@ def one_sentence(fw, bert, vocab, data_dir, side, epochs=5, lr=1e-3, batch_size=
     return float((probs.argmax(1) == labels).mean())
 
 
+def squares_dir(out):
+    """The corpus of squares written and unpacked under `out`; returns its folder."""
+    snligen.write_snli_zip(out, squares=True)
+    with zipfile.ZipFile(os.path.join(out, 'snli-mini.zip')) as zf:
+        zf.extractall(out)
+    return os.path.join(out, 'snli-mini')
+
+
 def report(fw, name, net, vocab, test_set, heldout):
     d2l = fw.d2l
     probs, labels = d2l.predict_probs(net, d2l.load_snli_batches(test_set, 256, shuffle=False))
@@ -120,12 +136,14 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--one-sentence', choices=['premise', 'hypothesis'])
+    parser.add_argument('--squares', action='store_true')
     args = parser.parse_args(argv)
     fw = Torch() if args.framework == 'torch' else MXNet()
     d2l, config = fw.d2l, fw.d2l.BERT_CONFIGS[args.checkpoint]
     fw.seed(args.seed)
     bert, vocab = d2l.load_pretrained_model(args.checkpoint, **config, devices=fw.devices)
-    data_dir = d2l.download_extract('snli-mini')
+    data_dir = squares_dir(tempfile.mkdtemp()) if args.squares else d2l.download_extract(
+        'snli-mini')
     if args.one_sentence:
         acc = one_sentence(fw, bert, vocab, data_dir, args.one_sentence, args.epochs, args.lr,
                            args.batch_size, args.seed)

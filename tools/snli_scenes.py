@@ -28,7 +28,7 @@ from .snli_lexicon import (
     RELATIONS,
     TIMES,
 )
-from .snli_terms import SLOTS, covering, excludes
+from .snli_terms import CONTRADICTION, ENTAILMENT, SLOTS, covering, excludes, scene_relation
 from .snli_trees import _tree, _words, premise_form
 
 
@@ -107,25 +107,31 @@ def _view(rng, scene):
 
 _PREMISE_KEEP = {'emotion': 0.06, 'look': 0.4, 'place': 0.5, 'time': 0.1, 'purpose': 0.2,
                  'relation': 0.12}
-# Captions use broad phrases ("a person", "outside") now and then.
+# Premises use broad phrases ("a person", "outside") too, whatever their label: were broad
+# phrases only in neutral premises of the triples, the premise alone would give the label away.
 _PREMISE_BROAD = 0.1
 
 
-def _describe(rng, scene, must=(), keep=_PREMISE_KEEP):
-    """Phrases for the scene: `must` slots always, optional ones with the chances in `keep`."""
+def _describe(rng, scene, must=(), never=(), within=None, keep=_PREMISE_KEEP):
+    """Phrases for the scene: `must` slots always, optional ones with the chances in `keep`;
+    a slot of the dict `within` (a hypothesis) gets a phrase that the hypothesis's term covers."""
+    within = within or {}
     terms = {}
     for slot in SLOTS:
-        if scene[slot] is None:
+        if scene[slot] is None or slot in never:
             continue
         if slot in must or slot not in keep or rng.random() < keep[slot]:
-            terms[slot] = _phrase(rng, slot, scene[slot], _PREMISE_BROAD)
+            terms[slot] = _phrase(rng, slot, scene[slot], _PREMISE_BROAD, within.get(slot))
     return terms
 
 
-def _phrase(rng, slot, value, broad=0.0):
+def _phrase(rng, slot, value, broad=0.0, hyp=None, want=ENTAILMENT):
     """A phrase for `value`: a narrowest one (the first listed, usually; a synonym
-    sometimes) or, with probability `broad`, a broader one where there is one."""
-    terms = [t for t in covering(slot, value) if t.phrase != 'the']
+    sometimes) or, with probability `broad`, a broader one where there is one. Given a
+    hypothesis term `hyp`, only phrases that stand in the relation `want` to it (by the scene's
+    own rule, `scene_relation`)."""
+    terms = [t for t in covering(slot, value) if t.phrase != 'the'
+             and (hyp is None or scene_relation(slot, t.cover, hyp.cover) == want)]
     narrowest = min(len(t.cover) for t in terms)
     wide = [t for t in terms if len(t.cover) > narrowest]
     if wide and rng.random() < broad:
@@ -178,8 +184,7 @@ def _foil(rng, scene, first, second):
             if changed[slot] is None:
                 continue
             term = _phrase(rng, slot, changed[slot])
-            if first[slot].cover <= term.cover or not all(
-                    excludes(slot, a, b) for a in first[slot].cover for b in term.cover):
+            if scene_relation(slot, first[slot].cover, term.cover) != CONTRADICTION:
                 continue  # "outside" does not exclude "in a park"
             terms = {s: t for s, t in second.items() if changed[s] is not None}
             if slot in ('noun', 'action'):  # another subject or activity: drop its details

@@ -110,6 +110,33 @@ def excludes(slot, a, b):
     return 'any' not in (pa, pb) and pa != pb and {pa, pb} != {'seated', 'still'}
 
 
+def scene_relation(slot, p_cover, h_cover):
+    """The label of one slot by the scene's own rule (`excludes`)."""
+    if p_cover <= h_cover:
+        return ENTAILMENT
+    if all(excludes(slot, p, h) for p in p_cover for h in h_cover):
+        return CONTRADICTION
+    return NEUTRAL
+
+
+def scene_label_of(premise, hypothesis):
+    """The label that the cover sets of two term dicts imply by the scene's own rule: the rule
+    the bundled triples (tools.snli_triples) were labelled with. label_of is the reader's."""
+    relations = []
+    for slot, h in hypothesis.items():
+        p = premise.get(slot)
+        if slot == 'place':
+            places = _implied_places(premise['action'].cover)
+            relations.append(scene_relation(slot, places & p.cover if p else places, h.cover))
+        elif p is not None:
+            relations.append(scene_relation(slot, p.cover, h.cover))
+        else:
+            relations.append(NEUTRAL)
+    if CONTRADICTION in relations:
+        return CONTRADICTION
+    return NEUTRAL if NEUTRAL in relations else ENTAILMENT
+
+
 # Places that a reader would not call exclusive: a park has a lake, a school a gym, a home a
 # kitchen, and snow falls on streets and mountains.
 _OVERLAPPING_PLACES = {frozenset(pair.split('/')) for pair in [

@@ -1,6 +1,7 @@
 import collections
 import csv
 import hashlib
+import itertools
 import math
 import os
 import random
@@ -24,14 +25,28 @@ SPLITS = ('train', 'dev', 'test')
 AUDIT = ROOT / 'tests' / 'data' / 'label_audit.tsv'
 
 
-@pytest.fixture(scope='module')
-def built(tmp_path_factory):
-    """The reduced SNLI zip rebuilt from scratch, and its extracted folder."""
-    out = tmp_path_factory.mktemp('snli-mini')
-    sha1 = snligen.write_snli_zip(out)
+def _build(out, squares):
+    sha1 = snligen.write_snli_zip(out, squares=squares)
     with zipfile.ZipFile(out / 'snli-mini.zip') as zf:
         zf.extractall(out)
     return sha1, out
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory):
+    """The bundled reduced SNLI zip (triples) rebuilt from scratch, and its extracted folder."""
+    return _build(tmp_path_factory.mktemp('snli-mini'), squares=False)
+
+
+@pytest.fixture(scope='module')
+def squares(tmp_path_factory):
+    """The same for the corpus of Latin squares (`python -m tools.snligen --squares`)."""
+    return _build(tmp_path_factory.mktemp('squares'), squares=True)
+
+
+@pytest.fixture(params=['built', 'squares'])
+def corpus(request):
+    return request.getfixturevalue(request.param)
 
 
 def rows_of(built, split):
@@ -73,19 +88,20 @@ def test_zip_layout_is_fixed(built):
 def test_same_seed_same_bytes_in_any_process():
     # Sets of strings iterate in a per-process order: a generator that leaned on one
     # would give other bytes under another PYTHONHASHSEED.
-    code = ('import hashlib; from tools import snligen; '
-            "print(hashlib.sha1(snligen.split_text(snligen.split_rows('test')).encode()).hexdigest())")
-    env = dict(os.environ, PYTHONHASHSEED='12345')
-    other = subprocess.run([sys.executable, '-c', code], env=env, cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.strip()
-    here = snligen.split_text(snligen.split_rows('test'))
-    assert hashlib.sha1(here.encode()).hexdigest() == other
-    assert snligen.split_text(snligen.split_rows('test', seed=1)) != here
+    for squares in (False, True):
+        code = ('import hashlib; from tools import snligen; print(hashlib.sha1(snligen.split_text('
+                f"snligen.split_rows('test', squares={squares})).encode()).hexdigest())")
+        env = dict(os.environ, PYTHONHASHSEED='12345')
+        other = subprocess.run([sys.executable, '-c', code], env=env, cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        here = snligen.split_text(snligen.split_rows('test', squares=squares))
+        assert hashlib.sha1(here.encode()).hexdigest() == other
+        assert snligen.split_text(snligen.split_rows('test', seed=1, squares=squares)) != here
 
 
-def test_files_have_the_snli_layout(built):
+def test_files_have_the_snli_layout(corpus):
     for split in SPLITS:
-        header, rows = rows_of(built, split)
+        header, rows = rows_of(corpus, split)
         assert header == HEADER
         for r in rows:
             assert len(r) == 14
@@ -104,35 +120,45 @@ def test_files_have_the_snli_layout(built):
             assert gold == (top if len(filled) == 1 or n >= 3 else '-')
 
 
-def test_counts_balance_and_dash_rows(built):
-    for split, rows_expected in (('train', 6003), ('dev', 504), ('test', 504)):
-        _, rows = rows_of(built, split)
+@pytest.mark.parametrize('name, sizes', [('built', (6000, 501, 501)),
+                                         ('squares', (6003, 504, 504))])
+def test_counts_balance_and_dash_rows(request, name, sizes):
+    corpus = request.getfixturevalue(name)
+    for split, rows_expected in zip(SPLITS, sizes):
+        _, rows = rows_of(corpus, split)
         assert len(rows) == rows_expected
         dashes = sum(r[0] == '-' for r in rows)
         assert 0.005 * len(rows) <= dashes <= 0.03 * len(rows)
-        labels = read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{split}.txt')[2]
+        labels = read_snli_file(corpus[1] / 'snli-mini' / f'snli_1.0_{split}.txt')[2]
         assert len(labels) == len(rows) - dashes
         shares = [labels.count(i) / len(labels) for i in range(3)]
         assert max(shares) - min(shares) < 0.03, shares
 
 
+def by_sentence(corpus, split, column):
+    counts = collections.defaultdict(collections.Counter)
+    for r in rows_of(corpus, split)[1]:
+        counts[r[column]][r[9]] += 1  # the writer's label is label1
+    return counts.values()
+
+
+def test_in_the_triples_the_hypothesis_alone_does_not_tell_the_label(built):
+    # Every hypothesis comes with one premise of each label; premises come once.
+    for counts in by_sentence(built, 'train', 6):
+        assert counts['entailment'] == counts['contradiction'] == counts['neutral']
+
+
 @pytest.mark.parametrize('column', [5, 6], ids=['premise', 'hypothesis'])
-def test_neither_sentence_alone_tells_the_label(built, column):
-    # Every premise and every hypothesis comes with each label equally often (the writer's
-    # label is label1), in every split.
+def test_in_the_squares_neither_sentence_alone_tells_the_label(squares, column):
+    # Every premise and every hypothesis comes with each label equally often, in every split.
     for split in SPLITS:
-        by_sentence = collections.defaultdict(collections.Counter)
-        for r in rows_of(built, split)[1]:
-            by_sentence[r[column]][r[9]] += 1
-        for counts in by_sentence.values():
+        for counts in by_sentence(squares, split, column):
             assert counts['entailment'] == counts['contradiction'] == counts['neutral']
 
 
-@pytest.mark.parametrize('side', [0, 1], ids=['premise', 'hypothesis'])
-def test_a_classifier_of_one_sentence_alone_stays_at_chance(built, side):
-    # Naive Bayes on one sentence's words, trained on train, scored on test: no shortcut
-    # (measured 0.34 and 0.33; the triples before the squares gave the premise alone 0.52).
-    train, test = (read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{s}.txt')
+def one_sentence_naive_bayes(corpus, side):
+    """Test accuracy of Naive Bayes on one sentence's words, trained on train."""
+    train, test = (read_snli_file(corpus[1] / 'snli-mini' / f'snli_1.0_{s}.txt')
                    for s in ('train', 'test'))
     counts = [collections.Counter() for _ in range(3)]
     for sentence, label in zip(train[side], train[2]):
@@ -145,24 +171,38 @@ def test_a_classifier_of_one_sentence_alone_stays_at_chance(built, side):
         scores = [sum(log_p[k].get(w, unseen[k]) for w in sentence.lower().split())
                   for k in range(3)]
         right += scores.index(max(scores)) == label
-    assert right / len(test[2]) <= 0.40  # chance: 1/3
+    return right / len(test[2])
 
 
-def test_dev_and_test_pairs_are_not_in_train(built):
-    pairs = {split: {(r[5], r[6]) for r in rows_of(built, split)[1]} for split in SPLITS}
+@pytest.mark.parametrize('side', [0, 1], ids=['premise', 'hypothesis'])
+def test_in_the_squares_a_classifier_of_one_sentence_alone_stays_at_chance(squares, side):
+    assert one_sentence_naive_bayes(squares, side) <= 0.40  # chance 1/3 (measured 0.34, 0.33)
+
+
+def test_in_the_triples_the_premise_alone_tells_the_label(built):
+    # The shortcut of issue 23, measured: 0.52 on the premises, 0.33 on the hypotheses.
+    assert one_sentence_naive_bayes(built, 1) <= 0.40
+    assert one_sentence_naive_bayes(built, 0) > 0.45
+
+
+def test_dev_and_test_pairs_are_not_in_train(corpus):
+    pairs = {split: {(r[5], r[6]) for r in rows_of(corpus, split)[1]} for split in SPLITS}
     assert not pairs['train'] & pairs['test'] and not pairs['train'] & pairs['dev']
 
 
-def test_vocabulary_and_lengths(built):
+@pytest.mark.parametrize('name, hypothesis_lengths', [('built', (6.5, 9)),
+                                                      ('squares', (7.5, 10))])
+def test_vocabulary_and_lengths(request, name, hypothesis_lengths):
+    corpus, (low, high) = request.getfixturevalue(name), hypothesis_lengths
     words = collections.Counter()
     for split in SPLITS:
-        premises, hypotheses, _ = read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{split}.txt')
+        premises, hypotheses, _ = read_snli_file(corpus[1] / 'snli-mini' / f'snli_1.0_{split}.txt')
         for s in premises + hypotheses:
             words.update(s.lower().split())
         p_lens = [len(s.split()) for s in premises]
         h_lens = [len(s.split()) for s in hypotheses]
-        assert 10 <= statistics.mean(p_lens) <= 13 and max(p_lens) <= 40
-        assert 7.5 <= statistics.mean(h_lens) <= 10 and min(h_lens) >= 4
+        assert 9 <= statistics.mean(p_lens) <= 13 and max(p_lens) <= 40
+        assert low <= statistics.mean(h_lens) <= high and min(h_lens) >= 4
         assert statistics.mean(p_lens) > statistics.mean(h_lens) + 2  # as in SNLI
     assert 200 <= len(words) <= 500
     for word in ('animal', 'instrument', 'outside', 'competition', 'sister'):
@@ -303,11 +343,11 @@ def test_a_foil_contradicts_the_first_sentence_where_the_true_next_one_does_not(
     assert set(changed) >= {'count', 'noun', 'action', 'place', 'look', 'emotion', 'time'}
 
 
-def test_pretraining_corpus_covers_the_snli_words(built):
+def test_pretraining_corpus_covers_the_snli_words(built, squares):
     # 6000 paragraphs, as bert.mini is pretrained on: no SNLI word stays untrained
     corpus = {w for p in snli_scenes.pretraining_corpus(0, 6000)[0] for s in p for w in s.split()}
-    for split in SPLITS:
-        premises, hypotheses, _ = read_snli_file(built[1] / 'snli-mini' / f'snli_1.0_{split}.txt')
+    for split, folder in itertools.product(SPLITS, (built[1], squares[1])):
+        premises, hypotheses, _ = read_snli_file(folder / 'snli-mini' / f'snli_1.0_{split}.txt')
         words = {w for s in premises + hypotheses for w in s.lower().split()}
         assert words <= corpus, words - corpus
 
@@ -316,6 +356,9 @@ def test_main(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit, match='usage'):
         snligen.main([])
     calls = []
-    monkeypatch.setattr(snligen, 'write_snli_zip', lambda out: calls.append(out) or 'f' * 40)
+    monkeypatch.setattr(snligen, 'write_snli_zip',
+                        lambda out, squares: calls.append((out, squares)) or 'f' * 40)
     snligen.main([str(tmp_path)])
-    assert calls == [str(tmp_path)] and capsys.readouterr().out == 'f' * 40 + '\n'
+    snligen.main(['--squares', str(tmp_path)])
+    assert calls == [(str(tmp_path), False), (str(tmp_path), True)]
+    assert capsys.readouterr().out == 2 * ('f' * 40 + '\n')
