@@ -76,9 +76,9 @@ def _scene(rng):
     })
 
 
-# How often a summary names an optional slot, and says a slot in a broad phrase. These are the
-# figures of the triples that snli-mini was built from until the squares of tools.snligen
-# replaced them; they stay, since they make bert.mini's corpus.
+# How often a summary (a hypothesis of the bundled triples, or a sentence of bert.mini's corpus)
+# names an optional slot, and says a slot in a broad phrase: few details, so that a small BERT
+# learns the pairs from a few thousand examples.
 _HYP_SAY = {'emotion': 0.08, 'look': 0.15, 'place': 0.25, 'time': 0.06, 'purpose': 0.12,
             'relation': 0.08}
 _HYP_BROAD = {'count': 0.15, 'noun': 0.3, 'action': 0.3, 'place': 0.3, 'look': 0.4}
