@@ -14,6 +14,7 @@ results of a run.
 import argparse
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -22,16 +23,76 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from d2lmini.checkpoints import BERT_CONFIGS
 from d2lmini.hub import download_extract
-from d2lmini.snli import read_snli
+from d2lmini.snli import HEADER, LABELS, read_snli
 from d2lmini.text import RESERVED, Vocab, pack_pairs_plain
 
-from . import bench_wiki, snligen
+from . import bench_wiki
+from .snli_lexicon import TAGS
+from .snli_scenes import _describe, _scene
+from .snli_trees import _binary, _ptb, _tree, _words, premise_form
 
 SMALL = BERT_CONFIGS['bert.small']  # the shape of the book's section
 MAX_LEN = 128
 REPO = Path(__file__).resolve().parents[1]  # the workers run `python -m tools.bench` from here
+
+
+def write_snli_sized(path, num_rows, seed=0, max_len=82):
+    """Write an SNLI 1.0 layout file of `num_rows` rows with SNLI-like lengths.
+
+    Premises have about 14 tokens and hypotheses about 8 (counting the final
+    "."), with a long tail up to `max_len`. As in SNLI, each premise (caption)
+    serves three rows in a row, and about 0.14% of the rows have the gold
+    label "-". The text is cut from generated captions, so it uses the reduced
+    corpus's words; it is for timing, not for learning. Rows are assembled
+    from a small pool of prepared sentences, which keeps 550k rows to seconds.
+    """
+    rng = np.random.default_rng(seed)
+    pool = _sentence_pool(random.Random(f'snli-mini/sized/{seed}'), max_len, variants=16)
+    num_captions = (num_rows + 2) // 3
+    p_len = np.clip(4 + np.rint(rng.gamma(2.8, 3.6, num_captions)), 2, max_len).astype(int)
+    h_len = np.clip(3 + np.rint(rng.gamma(3.0, 1.77, num_rows)), 2, max_len).astype(int)
+    p_var = rng.integers(0, 16, num_captions)
+    h_var = rng.integers(0, 16, num_rows)
+    gold = rng.integers(0, 3, num_rows)
+    gold[rng.random(num_rows) < 0.0014] = 3
+    names = [*LABELS, '-']
+    no_majority = 'neutral\tentailment\tcontradiction\tneutral\tentailment'
+    votes = [f'{g}\t\t\t\t' for g in LABELS] + [no_majority]
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(HEADER + '\n')
+        for lo in range(0, num_rows, 50_000):
+            lines = []
+            for i in range(lo, min(lo + 50_000, num_rows)):
+                c, g = i // 3, gold[i]
+                pb, pp, ps = pool[p_len[c]][p_var[c]]
+                hb, hp, hs = pool[h_len[i]][h_var[i]]
+                cap = f'{1000000000 + c}.jpg#{c % 5}'
+                lines.append(f'{names[g]}\t{pb}\t{hb}\t{pp}\t{hp}\t{ps}\t{hs}\t{cap}\t{cap}r1'
+                             f'{"ecn"[g] if g < 3 else "n"}\t{votes[g]}\n')
+            f.writelines(lines)
+
+
+def _sentence_pool(rng, max_len, variants):
+    """pool[n][k]: (binary parse, parse, sentence) of a k-th sentence of n tokens."""
+    stream = []
+    while len(stream) < max_len * variants * 3:
+        stream += _words(_tree(_describe(rng, _scene(rng)), premise_form(rng)))[:-1]
+    pool = [None, None]
+    for n in range(2, max_len + 1):
+        row = []
+        for _ in range(variants):
+            start = rng.randrange(len(stream) - n)
+            words = stream[start:start + n - 1]
+            words[0] = words[0][0].upper() + words[0][1:]
+            leaves = [(TAGS.get(w.lower(), 'NN'), w) for w in words] + [('.', '.')]
+            tree = ('ROOT', [('S', leaves)])
+            row.append((_binary(tree), _ptb(tree), ' '.join(words) + '.'))
+        pool.append(row)
+    return pool
 
 
 def peak_rss_mb():
@@ -237,7 +298,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix='d2lmini-bench-') as data_dir:
         if {'dataset', 'training'} & set(tasks):
             start = time.perf_counter()
-            snligen.write_snli_sized(os.path.join(data_dir, 'snli_1.0_train.txt'), args.pairs)
+            write_snli_sized(os.path.join(data_dir, 'snli_1.0_train.txt'), args.pairs)
             write_vocab(data_dir)
             print(json.dumps({'step': 'generate', 'pairs': args.pairs,
                               'seconds': round(time.perf_counter() - start, 2)}), flush=True)

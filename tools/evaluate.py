@@ -6,16 +6,28 @@ same data and budget. For each it prints the test accuracy, the recall of each l
 probability of the predicted label, and the accuracy on the hand-written pairs of
 d2lmini/data/handwritten_pairs.tsv, which use the reduced vocabulary but none of the generator's
 sentences (the notebooks check them too, through d2l.read_handwritten_pairs).
+
+`--squares` reads the corpus of Latin squares that `python -m tools.snligen --squares` writes
+(issue 23; not bundled yet) instead of the bundled snli-mini.
+
+`--one-sentence premise` (or `hypothesis`) fine-tunes the same way on that sentence alone, the
+other one left empty, and prints its test accuracy: a model that scores above chance (1/3) has
+found a shortcut in the corpus that needs no comparison of the two sentences.
 """
 import argparse
 import contextlib
 import importlib
 import io
+import os
+import tempfile
+import zipfile
 
 import numpy as np
 
 from d2lmini.metrics import confusion_matrix, recall_precision
 from d2lmini.snli import read_handwritten_rows
+
+from . import snligen
 
 
 class Torch:
@@ -73,6 +85,29 @@ def fine_tune(fw, bert, train_set, epochs, lr, batch_size, seed):
     return net
 
 
+def one_sentence(fw, bert, vocab, data_dir, side, epochs=5, lr=1e-3, batch_size=64, seed=0):
+    """Test accuracy of a classifier fine-tuned on the premises (or hypotheses) alone."""
+    d2l = fw.d2l
+    keep = 0 if side == 'premise' else 1
+
+    def alone(split):
+        sentences, labels = split[keep], split[2]
+        return d2l.SNLIBERTDataset((sentences, [''] * len(sentences), labels), 128, vocab)
+
+    train_set, test_set = (alone(d2l.read_snli(data_dir, is_train)) for is_train in (True, False))
+    net = fine_tune(fw, bert, train_set, epochs, lr, batch_size, seed)
+    probs, labels = d2l.predict_probs(net, d2l.load_snli_batches(test_set, 256, shuffle=False))
+    return float((probs.argmax(1) == labels).mean())
+
+
+def squares_dir(out):
+    """The corpus of squares written and unpacked under `out`; returns its folder."""
+    snligen.write_snli_zip(out, squares=True)
+    with zipfile.ZipFile(os.path.join(out, 'snli-mini.zip')) as zf:
+        zf.extractall(out)
+    return os.path.join(out, 'snli-mini')
+
+
 def report(fw, name, net, vocab, test_set, heldout):
     d2l = fw.d2l
     probs, labels = d2l.predict_probs(net, d2l.load_snli_batches(test_set, 256, shuffle=False))
@@ -100,12 +135,20 @@ def main(argv=None):
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--one-sentence', choices=['premise', 'hypothesis'])
+    parser.add_argument('--squares', action='store_true')
     args = parser.parse_args(argv)
     fw = Torch() if args.framework == 'torch' else MXNet()
     d2l, config = fw.d2l, fw.d2l.BERT_CONFIGS[args.checkpoint]
     fw.seed(args.seed)
     bert, vocab = d2l.load_pretrained_model(args.checkpoint, **config, devices=fw.devices)
-    data_dir = d2l.download_extract('snli-mini')
+    data_dir = squares_dir(tempfile.mkdtemp()) if args.squares else d2l.download_extract(
+        'snli-mini')
+    if args.one_sentence:
+        acc = one_sentence(fw, bert, vocab, data_dir, args.one_sentence, args.epochs, args.lr,
+                           args.batch_size, args.seed)
+        print(f'{args.one_sentence} alone: test acc {acc:.3f} (chance 0.333)')
+        return
     train_set = d2l.SNLIBERTDataset(d2l.read_snli(data_dir, True), 128, vocab)
     test_set = d2l.SNLIBERTDataset(d2l.read_snli(data_dir, False), 128, vocab)
     heldout = read_handwritten_rows()

@@ -3,7 +3,7 @@
 BERT's two pretraining tasks, as in the book: masked language modeling (15% of the tokens are
 picked; 80% of those become <mask>, 10% a random word, 10% stay) and next sentence prediction
 (half the pairs are consecutive sentences, half are not). The text comes from the generated
-corpus of tools.snligen; the vocabulary also covers every word of the reduced SNLI, so that
+corpus of tools.snli_scenes; the vocabulary also covers every word of the reduced SNLI, so that
 fine-tuning meets no unknown words. Everything is seeded and runs on one CPU thread, so a
 rebuild on the same machine writes the same bytes.
 
@@ -36,7 +36,7 @@ from d2lmini.convert import write_gluon_zip
 from d2lmini.snli import read_snli_file
 from d2lmini.text import RESERVED, Vocab, bucket_batches
 
-from . import snligen
+from . import snli_scenes
 
 NAME = 'bert.mini'
 
@@ -119,8 +119,8 @@ def build_torch_checkpoint(out_dir, snli_zip=None, config=None, num_paragraphs=2
     torch.set_num_threads(1)  # no run-to-run changes from how threads split the sums
     try:
         start = time.perf_counter()
-        corpus = snligen.pretraining_corpus(seed, num_paragraphs)
-        held_out = snligen.pretraining_corpus(seed + 1, eval_paragraphs)
+        corpus = snli_scenes.pretraining_corpus(seed, num_paragraphs)
+        held_out = snli_scenes.pretraining_corpus(seed + 1, eval_paragraphs)
         vocab = build_vocab(corpus, snli_sentences(snli_zip))
         torch.manual_seed(seed)
         net = d2l.BERTModel(len(vocab), **config)

@@ -1,6 +1,6 @@
 """Write the bundled wikitext-2-mini.zip: `python -m tools.wikigen d2lmini/data`.
 
-The paragraphs that bert.mini is pretrained on (tools.snligen.pretraining_corpus, as
+The paragraphs that bert.mini is pretrained on (tools.snli_scenes.pretraining_corpus, as
 tools.pretrain uses them) in WikiText-2's own file layout, so that the pretraining notebooks
 read them with the same `_read_wiki` as the real WikiText-2: `wikitext-2-mini/wiki.train.tokens`
 (one paragraph per line, sentences ending in ' .') and `wiki.valid.tokens` (held-out
@@ -17,7 +17,7 @@ import zipfile
 
 from d2lmini import hub
 
-from . import snligen
+from . import snli_scenes
 
 NAME = 'wikitext-2-mini'
 NUM_PARAGRAPHS, EVAL_PARAGRAPHS = 20000, 500  # as tools.pretrain.build_torch_checkpoint
@@ -36,8 +36,8 @@ def write_wikitext_zip(out_dir, seed=0, num_paragraphs=NUM_PARAGRAPHS,
     """Write `out_dir/wikitext-2-mini.zip` byte for byte reproducibly; return its path."""
     os.makedirs(out_dir, exist_ok=True)
     files = {}
-    for split, corpus in [('train', snligen.pretraining_corpus(seed, num_paragraphs)),
-                          ('valid', snligen.pretraining_corpus(seed + 1, eval_paragraphs))]:
+    for split, corpus in [('train', snli_scenes.pretraining_corpus(seed, num_paragraphs)),
+                          ('valid', snli_scenes.pretraining_corpus(seed + 1, eval_paragraphs))]:
         text, foil_text = wiki_files(corpus)
         files[f'{NAME}/wiki.{split}.tokens'] = text.encode('utf-8')
         files[f'{NAME}/wiki.{split}.foils'] = foil_text.encode('utf-8')

@@ -3,9 +3,13 @@
 Only the shape of the report is checked here: speed is measured by `make bench`, not by tests.
 """
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from d2lmini.snli import HEADER, read_snli_file
+from tools.bench import write_snli_sized
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,3 +65,26 @@ def test_bench_prints_pretraining_beside_the_books_way_with_medians():
             assert r['pairs'] > 100 and r['seconds'] > 0 and r['epoch_seconds'] > 0
         else:
             assert r['steps'] == 3 and r['batch_size'] == 16 and r['pairs_per_sec'] > 0
+
+
+def test_write_snli_sized(tmp_path):
+    path = tmp_path / 'snli_1.0_train.txt'
+    write_snli_sized(path, 20_000, seed=3)
+    text = path.read_text(encoding='utf-8')
+    lines = text.split('\n')
+    assert lines[0] == HEADER and len(lines) == 20_002 and lines[-1] == ''
+    rows = [line.split('\t') for line in lines[1:-1]]
+    assert all(len(r) == 14 for r in rows)
+    # as in SNLI, a caption (premise) serves three rows in a row
+    assert rows[0][7] == rows[2][7] != rows[3][7] and rows[0][1] == rows[1][1] == rows[2][1]
+    assert len({r[7] for r in rows}) == 20_000 // 3 + 1
+    premises, hypotheses, labels = read_snli_file(path)
+    assert 19_900 <= len(labels) < 20_000  # a few "-" rows
+    p_lens = [len(s.split()) for s in premises]
+    h_lens = [len(s.split()) for s in hypotheses]
+    assert 13.5 <= statistics.mean(p_lens) <= 14.7 and max(p_lens) >= 40
+    assert 7.8 <= statistics.mean(h_lens) <= 8.8 and max(h_lens) >= 20
+    assert min(p_lens + h_lens) >= 2
+    again = tmp_path / 'again.txt'
+    write_snli_sized(again, 20_000, seed=3)
+    assert again.read_bytes() == path.read_bytes()

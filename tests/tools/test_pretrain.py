@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from d2lmini import torch as d2l
-from tools import pretrain, snligen
+from tools import pretrain, snli_scenes, snligen
 
 TINY = {'num_hiddens': 16, 'ffn_num_hiddens': 32, 'num_heads': 2, 'num_blks': 2,
         'dropout': 0.1, 'max_len': 64}
@@ -23,7 +23,7 @@ def snli_zip(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def corpus():
-    corpus = snligen.pretraining_corpus(0, 200)
+    corpus = snli_scenes.pretraining_corpus(0, 200)
     return corpus, pretrain.build_vocab(corpus, [])
 
 
@@ -41,7 +41,7 @@ def test_batches_are_those_that_built_the_bundled_checkpoint():
     # built the bundled bert.mini (recorded from it): a change of the draws would change what a
     # rebuild writes. With the same draws, a 300-paragraph build of 40 steps gave the same
     # checkpoint bytes before and after pretraining moved into d2lmini (sha1 907171f9...).
-    corpus = snligen.pretraining_corpus(0, 300)
+    corpus = snli_scenes.pretraining_corpus(0, 300)
     vocab = pretrain.build_vocab(corpus, [])
     digest, rng = hashlib.sha1(), np.random.default_rng(0)
     for _ in range(3):

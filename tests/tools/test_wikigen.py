@@ -3,7 +3,7 @@ import zipfile
 import pytest
 
 from d2lmini import hub, pretraining
-from tools import snligen, wikigen
+from tools import snli_scenes, wikigen
 
 
 def test_rebuild_gives_the_bundled_zip_and_it_holds_bert_minis_paragraphs(tmp_path):
@@ -13,9 +13,9 @@ def test_rebuild_gives_the_bundled_zip_and_it_holds_bert_minis_paragraphs(tmp_pa
         zf.extractall(tmp_path)
     folder = tmp_path / 'wikitext-2-mini'
     # The very paragraphs and foils that tools.pretrain gives bert.mini, and its held-out ones
-    assert pretraining._read_wiki(folder) == snligen.pretraining_corpus(
+    assert pretraining._read_wiki(folder) == snli_scenes.pretraining_corpus(
         0, wikigen.NUM_PARAGRAPHS)
-    assert pretraining._read_wiki(folder, 'valid') == snligen.pretraining_corpus(
+    assert pretraining._read_wiki(folder, 'valid') == snli_scenes.pretraining_corpus(
         1, wikigen.EVAL_PARAGRAPHS)
 
 
