@@ -33,7 +33,7 @@ endif
 # Says why the MXNet track is left out of this environment and how to get it (empty if it is in).
 MXNET_SKIPPED = $(PY) -c 'from d2lmini.mxnet_compat import mxnet_problem as p; p() and print("MXNet track skipped: " + p())'
 
-.PHONY: run test lab editions notebooks site bench bench-shared data checkpoints lint lock clean
+.PHONY: run test lab editions notebooks site bench bench-shared data checkpoints curve lint lock clean
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON_VERSION)" || { echo "make needs Python 3.11 to 3.14$(if $(filter reference,$(SETUP)), (the reference set-up: 3.11)): none found; give one with PYTHON=..."; exit 1; }
@@ -84,6 +84,9 @@ data: $(INSTALLED)     ## rebuild the bundled reduced SNLI and WikiText zips
 
 checkpoints: $(INSTALLED)  ## rebuild the bundled bert.mini checkpoints (both frameworks)
 	$(PY) -m tools.pretrain d2lmini/data
+
+curve: $(INSTALLED)    ## what pretraining buys against its steps (PyTorch, about 30 minutes)
+	MPLBACKEND=Agg $(PY) -m tools.curve d2lmini/data/pretraining_curve.tsv
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check d2lmini tests notebooks tools

@@ -26,7 +26,7 @@ SETUP_INDEPENDENT = [TESTS / name for name in (
     'test_classroom.py', 'test_editions.py', 'test_heldout_pairs.py', 'test_hub.py',
     'test_lint.py', 'test_sanitize.py', 'test_threads.py', 'tools/test_bench.py',
     'tools/test_bench_shared.py', 'tools/test_i18n.py', 'tools/test_runbook.py',
-    'tools/test_site_pairs.py',
+    'tools/test_site_pairs.py', 'tools/test_curve.py',
     # a model that reads one sentence alone stays at chance, whatever the rounding
     'tools/test_evaluate.py')]
 
