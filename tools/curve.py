@@ -1,4 +1,4 @@
-"""What pretraining buys as it grows: `python -m tools.curve OUT.tsv` (PyTorch, about 35 minutes
+"""What pretraining buys as it grows: `python -m tools.curve OUT.tsv` (PyTorch, about 30 minutes
 on two cores).
 
 Pretrains BERT with bert.mini's recipe (tools.pretrain: 20,000 steps of 128 pairs, Adam at 2e-3
