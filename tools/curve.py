@@ -22,27 +22,35 @@ from d2lmini import torch as d2l
 from . import evaluate, pretrain, snli_scenes
 
 STEPS = (0, 250, 500, 1000, 2000, 4000, 7000, 10000, 15000, 20000)
-BATCH_SIZE = 128
+BATCH_SIZE = 128  # bert.mini's
 COLUMNS = ('steps', 'sentence_pairs', 'mlm_accuracy', 'nsp_accuracy', 'nli_test_accuracy')
 
 
 class Snapshots:
-    """Batches for d2l.train_bert that save a copy of the weights once `steps` batches have
-    been trained on (train_bert asks for the next batch only after its step)."""
+    """Wraps the batches of d2l.train_bert (`wrap`) and saves a copy of the weights once
+    `steps` batches have been trained on (train_bert asks for the next batch only after its
+    step)."""
 
-    def __init__(self, batches, net, steps):
-        self.batches, self.net, self.steps, self.saved, self.done = batches, net, steps, {}, 0
+    def __init__(self, net, steps):
+        self.net, self.steps, self.batches, self.saved, self.done = net, steps, None, {}, 0
 
-    def _save(self):
+    def wrap(self, batches):
+        self.batches = batches
+        return self
+
+    def copy(self):
+        return {k: v.clone() for k, v in self.net.state_dict().items()}
+
+    def save(self):
         if self.done in self.steps:
-            self.saved[self.done] = {k: v.clone() for k, v in self.net.state_dict().items()}
+            self.saved[self.done] = self.copy()
 
     def __iter__(self):
         for batch in self.batches:
-            self._save()
+            self.save()
             yield batch
             self.done += 1
-        self._save()
+        self.save()
 
 
 def fine_tuned_accuracy(fw, bert, train_set, test_set):
@@ -62,12 +70,11 @@ def curve(seed=0, num_paragraphs=20000, eval_paragraphs=500, steps=STEPS, log=pr
     vocab = pretrain.build_vocab(corpus, pretrain.snli_sentences(snli_zip))
     torch.manual_seed(seed)
     net = d2l.BERTModel(len(vocab), **config)
-    batches = pretrain.Epochs(corpus, vocab, 64, BATCH_SIZE, np.random.default_rng(seed))
-    snapshots = Snapshots(batches, net, set(steps))
+    snapshots = Snapshots(net, set(steps))
     start = time.perf_counter()
-    d2l.train_bert(snapshots, net, torch.nn.CrossEntropyLoss(reduction='none'), len(vocab),
-                   fw.devices, max(steps), lr=2e-3, warmup_steps=max(1, max(steps) // 10))
-    snapshots.saved.setdefault(max(steps), {k: v.clone() for k, v in net.state_dict().items()})
+    pretrain.pretrain(net, corpus, vocab, max(steps), BATCH_SIZE,
+                      rng=np.random.default_rng(seed), wrap=snapshots.wrap)
+    snapshots.saved[max(steps)] = snapshots.copy()  # train_bert asks for no batch after it
     log(f'pretrained {max(steps)} steps in {time.perf_counter() - start:.0f} s')
     train_set = d2l.SNLIBERTDataset(d2l.read_snli(snli_dir, True), 128, vocab)
     test_set = d2l.SNLIBERTDataset(d2l.read_snli(snli_dir, False), 128, vocab)

@@ -82,12 +82,14 @@ class Epochs:
         return make_batches(*self.args)
 
 
-def pretrain(net, corpus, vocab, num_steps, batch_size=128, max_len=64, lr=2e-3, rng=None):
+def pretrain(net, corpus, vocab, num_steps, batch_size=128, max_len=64, lr=2e-3, rng=None,
+             wrap=None):
     """Train `net` on both tasks for `num_steps` batches with d2l.train_bert, with fresh pairs
     and masks every epoch. Adam's learning rate rises linearly over the first tenth of the
-    steps, then decays linearly to zero."""
+    steps, then decays linearly to zero. `wrap`, if given, wraps the batches (tools.curve
+    takes its snapshots that way)."""
     epochs = Epochs(corpus, vocab, max_len, batch_size, rng)
-    return d2l.train_bert(epochs, net, nn.CrossEntropyLoss(reduction='none'), len(vocab),
+    return d2l.train_bert(wrap(epochs) if wrap else epochs, net, nn.CrossEntropyLoss(reduction='none'), len(vocab),
                           [torch.device('cpu')], num_steps, lr=lr,
                           warmup_steps=max(1, num_steps // 10))
 

@@ -14,7 +14,7 @@ def test_snapshots_hold_the_weights_after_that_many_steps_across_epochs():
     net = torch.nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         net.weight.zero_()
-    snapshots = curve.Snapshots(range(3), net, {0, 2, 5, 6})
+    snapshots = curve.Snapshots(net, {0, 2, 5, 6}).wrap(range(3))
     trained = 0
     while trained < 6:  # as d2l.train_bert does: epochs until num_steps
         for _ in snapshots:
