@@ -55,8 +55,7 @@ class Snapshots:
 
 def fine_tuned_accuracy(fw, bert, train_set, test_set):
     net = evaluate.fine_tune(fw, bert, train_set, epochs=5, lr=1e-3, batch_size=64, seed=0)
-    probs, labels = d2l.predict_probs(net, d2l.load_snli_batches(test_set, 256, shuffle=False))
-    return float((probs.argmax(1) == labels).mean())
+    return evaluate.accuracy_of(fw, net, test_set)
 
 
 def curve(seed=0, num_paragraphs=20000, eval_paragraphs=500, steps=STEPS, log=print):

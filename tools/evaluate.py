@@ -95,8 +95,14 @@ def one_sentence(fw, bert, vocab, data_dir, side, epochs=5, lr=1e-3, batch_size=
         return d2l.SNLIBERTDataset((sentences, [''] * len(sentences), labels), 128, vocab)
 
     train_set, test_set = (alone(d2l.read_snli(data_dir, is_train)) for is_train in (True, False))
-    net = fine_tune(fw, bert, train_set, epochs, lr, batch_size, seed)
-    probs, labels = d2l.predict_probs(net, d2l.load_snli_batches(test_set, 256, shuffle=False))
+    return accuracy_of(fw, fine_tune(fw, bert, train_set, epochs, lr, batch_size, seed),
+                         test_set)
+
+
+def accuracy_of(fw, net, test_set):
+    """The share of `test_set` that the fine-tuned classifier `net` labels right."""
+    probs, labels = fw.d2l.predict_probs(net, fw.d2l.load_snli_batches(test_set, 256,
+                                                                        shuffle=False))
     return float((probs.argmax(1) == labels).mean())
 
 

@@ -89,7 +89,8 @@ def pretrain(net, corpus, vocab, num_steps, batch_size=128, max_len=64, lr=2e-3,
     steps, then decays linearly to zero. `wrap`, if given, wraps the batches (tools.curve
     takes its snapshots that way)."""
     epochs = Epochs(corpus, vocab, max_len, batch_size, rng)
-    return d2l.train_bert(wrap(epochs) if wrap else epochs, net, nn.CrossEntropyLoss(reduction='none'), len(vocab),
+    batches = wrap(epochs) if wrap else epochs
+    return d2l.train_bert(batches, net, nn.CrossEntropyLoss(reduction='none'), len(vocab),
                           [torch.device('cpu')], num_steps, lr=lr,
                           warmup_steps=max(1, num_steps // 10))
 
