@@ -61,7 +61,7 @@ from mxnet.gluon import nn
 from . import checkpoints, hub
 from .hub import DATA_URL, data_dir
 from .metrics import confident_mistakes, confusion_matrix, recall_precision
-from .plots import show_confusion_matrix, show_heatmaps
+from .plots import show_confusion_matrix, show_heatmaps, show_pretraining_curve
 from .pretraining import (
     _get_mlm_data_from_tokens,
     _get_next_sentence,
@@ -70,6 +70,7 @@ from .pretraining import (
     _read_wiki,
     _replace_mlm_tokens,
     get_pretraining_data,
+    pretraining_curve,
 )
 from .sentences import read_pair, unknown_words
 from .snli import LABELS, read_handwritten_pairs, read_snli
@@ -112,6 +113,7 @@ __all__ = [  # noqa: RUF022 (in teaching order, the twins' contract)
     # Pretraining BERT
     '_read_wiki', '_get_next_sentence', '_get_nsp_data_from_paragraph', '_replace_mlm_tokens',
     '_pad_bert_inputs', '_get_mlm_data_from_tokens', 'get_pretraining_data', '_WikiTextDataset',
+    'pretraining_curve', 'show_pretraining_curve',
     'load_wiki_batches', 'load_data_wiki', '_get_batch_loss_bert', 'train_bert',
     'evaluate_pretraining', 'get_bert_encoding',
     'save_pretrained_model', 'register_saved_model',

@@ -1,4 +1,5 @@
-"""Static pictures for the notebooks: heatmaps (attention weights, say) and a confusion matrix.
+"""Static pictures for the notebooks: heatmaps (attention weights, say), a confusion matrix and
+the pretraining curve.
 Framework-free: both twins re-export them.
 
 Each helper draws one finished figure. In Jupyter it is shown once, as one image, also when a
@@ -92,4 +93,33 @@ def show_confusion_matrix(matrix, labels, figsize=(3.5, 3), cmap='Blues'):
     for i, j in np.ndindex(matrix.shape):  # dark cells get white text
         ax.text(j, i, f'{matrix[i, j]:g}', ha='center', va='center',
                 color='white' if matrix[i, j] > matrix.max() / 2 else 'black')
+    _show(fig)
+
+
+# The curve's accuracies, in the order drawn, and how the legend names them
+CURVE_LINES = {'nli_test_accuracy': 'NLI test, fine-tuned',
+               'nsp_accuracy': 'next sentence (foils), held out',
+               'mlm_accuracy': 'masked word, held out'}
+
+
+def show_pretraining_curve(curve, run=None, figsize=(5.5, 3.2)):
+    """Draw accuracy against the sentence pairs seen in pretraining, one line per column of
+    `curve` (d2lmini.pretraining.pretraining_curve()), and mark `run`, a dict of
+    `sentence_pairs` and any of the same accuracies (a learner's own run), with stars."""
+    import matplotlib.pyplot as plt
+
+    pairs = np.asarray(curve['sentence_pairs']) / 1e6
+    fig, ax = plt.subplots(figsize=figsize, layout='constrained')
+    for name, label in CURVE_LINES.items():
+        line, = ax.plot(pairs, curve[name], marker='o', markersize=3, label=label)
+        if run is not None and run.get(name) is not None:
+            ax.plot(run['sentence_pairs'] / 1e6, run[name], marker='*', markersize=12,
+                    linestyle='none', color=line.get_color())
+    if run is not None:  # one legend entry for all the stars
+        ax.plot([], [], marker='*', markersize=12, linestyle='none', color='gray',
+                label='your run')
+    ax.set(xlabel='sentence pairs seen in pretraining (millions)', ylabel='accuracy',
+           ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize='small', loc='lower right')
     _show(fig)

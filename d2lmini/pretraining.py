@@ -7,6 +7,7 @@ as whole arrays. Every random choice comes from one numpy Generator, so a seed r
 """
 import itertools
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -159,3 +160,20 @@ def get_pretraining_data(paragraphs, foils, vocab, max_len, rng):
             token_ids, valid_lens, vocab, rng)
         return (mlm_input, segments, valid_lens, pred_positions, mlm_weights, mlm_labels,
                 np.array(nsp_labels))
+
+
+CURVE = Path(__file__).with_name('data') / 'pretraining_curve.tsv'
+
+
+def pretraining_curve(path=CURVE):
+    """What pretraining buys, as `make curve` (tools.curve) measured it: a dict from each column
+    of the table (`steps`, `sentence_pairs`, `mlm_accuracy`, `nsp_accuracy`,
+    `nli_test_accuracy`) to a numpy array, one entry per snapshot of one long bert.mini run.
+
+    MLM and NSP are held-out accuracies (NSP against foils); NLI is the test accuracy of the
+    snapshot fine-tuned by the NLI notebook's reduced recipe."""
+    table = np.genfromtxt(path, delimiter='\t', names=True)
+    if table.ndim != 1 or 'sentence_pairs' not in table.dtype.names:
+        raise ValueError(f'{path}: expected a header row and one row per snapshot; rebuild '
+                         f'it with `make curve`')
+    return {name: table[name] for name in table.dtype.names}

@@ -7,7 +7,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from d2lmini.plots import show_confusion_matrix, show_heatmaps
+from d2lmini.plots import CURVE_LINES, show_confusion_matrix, show_heatmaps, show_pretraining_curve
 from tools.runbook import CurrentEnvKernel
 
 
@@ -77,6 +77,24 @@ def test_confusion_matrix_writes_the_counts_in_the_cells(drawn):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ('predicted label', 'true label')
     with pytest.raises(ValueError, match=r'shape \(3, 3\) for 2 labels'):
         show_confusion_matrix(matrix, labels[:2])
+
+
+def test_pretraining_curve_draws_each_accuracy_and_marks_the_run(drawn):
+    curve = {'steps': np.array([0, 10, 20]), 'sentence_pairs': np.array([0, 1e6, 2e6]),
+             'mlm_accuracy': np.array([0.0, 0.7, 0.8]), 'nsp_accuracy': np.array([0.5, 0.6, 0.9]),
+             'nli_test_accuracy': np.array([0.5, 0.55, 0.85])}
+    # A run without foils has no next-sentence accuracy comparable with the curve's
+    show_pretraining_curve(curve, run={'sentence_pairs': 5e5, 'mlm_accuracy': 0.6,
+                                       'nsp_accuracy': None})
+    [ax] = drawn().axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    for name, label in CURVE_LINES.items():
+        np.testing.assert_array_equal(lines[label].get_xdata(), [0, 1, 2])  # millions
+        np.testing.assert_array_equal(lines[label].get_ydata(), curve[name])
+    stars = [line for line in ax.get_lines() if line.get_marker() == '*' and len(line.get_xdata())]
+    assert [(line.get_xdata()[0], line.get_ydata()[0]) for line in stars] == [(0.5, 0.6)]
+    assert stars[0].get_color() == lines[CURVE_LINES['mlm_accuracy']].get_color()
+    assert 'your run' in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_in_a_kernel_each_helper_shows_one_static_figure(tmp_path):

@@ -150,3 +150,20 @@ def test_the_same_seed_draws_the_same_examples():
                                                 np.random.default_rng(s)) for s in (3, 3, 4))
     assert all((x == y).all() for x, y in zip(a, b))
     assert not (a[0] == c[0]).all()
+
+
+def test_the_stored_curve_reads_as_columns_and_grows_with_pretraining():
+    curve = pretraining.pretraining_curve()
+    assert list(curve) == ['steps', 'sentence_pairs', 'mlm_accuracy', 'nsp_accuracy',
+                           'nli_test_accuracy']
+    assert curve['steps'][0] == 0 and np.all(np.diff(curve['steps']) > 0)
+    # Untrained, fine-tuning is near chance; the last snapshot (bert.mini's recipe) is not
+    assert curve['nli_test_accuracy'][0] < 0.55
+    assert curve['nli_test_accuracy'][-1] > 0.85
+
+
+def test_a_curve_file_without_its_header_is_refused(tmp_path):
+    path = tmp_path / 'curve.tsv'
+    path.write_text('0\t0\t0.1\t0.5\t0.5\n')
+    with pytest.raises(ValueError, match='make curve'):
+        pretraining.pretraining_curve(path)
