@@ -102,7 +102,10 @@ def test_in_a_kernel_each_helper_shows_one_static_figure(tmp_path):
         new_code_cell('import numpy as np\nfrom d2lmini.plots import show_heatmaps\n'
                       "show_heatmaps(np.ones((1, 2, 3, 3)), 'keys', 'queries')"),
         new_code_cell('from d2lmini.plots import show_confusion_matrix\n'
-                      "show_confusion_matrix(np.eye(2), ['yes', 'no'])")])
+                      "show_confusion_matrix(np.eye(2), ['yes', 'no'])"),
+        new_code_cell('from d2lmini.plots import show_pretraining_curve\n'
+                      'from d2lmini.pretraining import pretraining_curve\n'
+                      "show_pretraining_curve(pretraining_curve(), {'sentence_pairs': 32000})")])
     NotebookClient(nb, timeout=60, kernel_name='python3', kernel_manager_class=CurrentEnvKernel,
                    resources={'metadata': {'path': str(tmp_path)}}).execute()
     for cell in nb.cells:
